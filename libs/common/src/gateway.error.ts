@@ -1,0 +1,59 @@
+/**
+ * Domain errors carry a stable code; the global exception filter maps the code
+ * to an HTTP status. Libraries throw these instead of Nest HTTP exceptions so
+ * they stay independent of the transport.
+ */
+export enum GatewayErrorCode {
+  BadRequest = 'bad_request',
+  InvalidJson = 'invalid_json',
+  BodyTooLarge = 'body_too_large',
+  InvalidEncodedBaseUrl = 'invalid_encoded_base_url',
+  ForbiddenUpstream = 'forbidden_upstream',
+  MissingRolloutTag = 'missing_rollout_tag',
+  InvalidQuery = 'invalid_query',
+  Unauthenticated = 'unauthenticated',
+  Forbidden = 'forbidden',
+  UnknownProject = 'unknown_project',
+  UnknownRollout = 'unknown_rollout',
+  IncompleteTraces = 'incomplete_traces',
+  TracingNotConfigured = 'tracing_not_configured',
+  UpstreamUnreachable = 'upstream_unreachable',
+  UpstreamTimeout = 'upstream_timeout',
+  LangfuseUnavailable = 'langfuse_unavailable',
+  TrackingUnavailable = 'tracking_unavailable',
+}
+
+const STATUS: Record<GatewayErrorCode, number> = {
+  [GatewayErrorCode.BadRequest]: 400,
+  [GatewayErrorCode.InvalidJson]: 400,
+  [GatewayErrorCode.BodyTooLarge]: 413,
+  [GatewayErrorCode.InvalidEncodedBaseUrl]: 400,
+  [GatewayErrorCode.ForbiddenUpstream]: 403,
+  [GatewayErrorCode.MissingRolloutTag]: 400,
+  [GatewayErrorCode.InvalidQuery]: 400,
+  [GatewayErrorCode.Unauthenticated]: 401,
+  [GatewayErrorCode.Forbidden]: 403,
+  [GatewayErrorCode.UnknownProject]: 404,
+  [GatewayErrorCode.UnknownRollout]: 404,
+  [GatewayErrorCode.IncompleteTraces]: 404,
+  [GatewayErrorCode.TracingNotConfigured]: 503,
+  [GatewayErrorCode.UpstreamUnreachable]: 502,
+  [GatewayErrorCode.UpstreamTimeout]: 504,
+  [GatewayErrorCode.LangfuseUnavailable]: 502,
+  [GatewayErrorCode.TrackingUnavailable]: 503,
+};
+
+export class GatewayError extends Error {
+  constructor(
+    readonly code: GatewayErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+
+  get status(): number {
+    return STATUS[this.code];
+  }
+}

@@ -1,0 +1,4 @@
+export * from './gateway.error';
+export * from './validate-config';
+export * from './request-context';
+export * from './redact';

@@ -1,0 +1,14 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** Per-request facts that every log line of the request carries. */
+export interface RequestContext {
+  requestId: string;
+  rolloutId?: string;
+  projectId?: string;
+}
+
+export const requestContext = new AsyncLocalStorage<RequestContext>();
+
+export function currentRequestContext(): RequestContext | undefined {
+  return requestContext.getStore();
+}

@@ -1,0 +1,42 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync, ValidationError } from 'class-validator';
+
+/**
+ * Validates one config namespace read from the environment. A bad value stops
+ * start-up with one line per problem, naming the variable.
+ */
+export function validateConfig<T extends object>(
+  cls: new () => T,
+  raw: Record<string, unknown>,
+): T {
+  const cleaned: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (v !== undefined && v !== '') cleaned[k] = v;
+  }
+  const instance = plainToInstance(cls, cleaned, { enableImplicitConversion: true, exposeDefaultValues: true });
+  const errors = validateSync(instance, { whitelist: false, skipMissingProperties: false });
+  if (errors.length > 0) throw new ConfigError(errors.map(describe));
+  return instance;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function describe(e: ValidationError): string {
+  const constraints = Object.values(e.constraints ?? {}).join('; ');
+  return `${e.property}: ${constraints} (got ${JSON.stringify(e.value)})`;
+}
+
+/** `true/false/1/0/yes/no/on/off` → boolean; anything else is left for the validator to reject. */
+export function toBool({ value }: { value: unknown }): unknown {
+  if (typeof value === 'boolean') return value;
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  return value;
+}

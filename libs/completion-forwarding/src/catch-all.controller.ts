@@ -1,0 +1,56 @@
+import { All, Controller, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { clientHeaders, upstreamHeaders } from './forwarded-headers';
+import { ForwardingPolicy } from './forwarding.policy';
+import { UpstreamClient } from './upstream.client';
+import { UpstreamTargetResolver } from './upstream-target.resolver';
+
+/**
+ * Any path no other route claims goes to the default upstream (LITELLM_URL,
+ * else DEFAULT_UPSTREAM_URL) with the client's key: /v1/models, embeddings,
+ * files… A `/v1` prefix is not doubled when the base already ends in `/v1`.
+ * Registered last (its module is imported last).
+ */
+@Controller()
+export class CatchAllController {
+  constructor(
+    private readonly upstream: UpstreamClient,
+    private readonly resolver: UpstreamTargetResolver,
+    private readonly policy: ForwardingPolicy,
+  ) {}
+
+  @All('*path')
+  async proxy(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const hasParsedBody = (req as unknown as { _body?: boolean })._body === true;
+    const headers = upstreamHeaders(req.headers, this.policy.gatewayKeyDigests());
+    const response = await this.upstream.send({
+      method: req.method,
+      url: joinUrl(this.resolver.defaultBase(), req.originalUrl),
+      headers,
+      body: hasParsedBody ? Buffer.from(JSON.stringify(req.body)) : ['GET', 'HEAD'].includes(req.method) ? undefined : (req as Readable),
+      guardPrivate: false,
+      signal: abort.signal,
+    });
+    res.status(response.status);
+    for (const [name, value] of Object.entries(clientHeaders(response.headers))) res.setHeader(name, value);
+    try {
+      await pipeline(response.body, res);
+    } catch {
+      if (!res.destroyed) res.destroy();
+    }
+  }
+}
+
+export function joinUrl(base: string, originalUrl: string): string {
+  const b = new URL(base);
+  const basePath = b.pathname.replace(/\/+$/, '');
+  let path = originalUrl;
+  if (basePath.endsWith('/v1') && (path === '/v1' || path.startsWith('/v1/') || path.startsWith('/v1?'))) path = path.slice(3);
+  return `${b.origin}${basePath}${path}`;
+}

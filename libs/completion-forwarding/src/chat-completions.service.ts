@@ -1,0 +1,234 @@
+/**
+ * completion-forwarding owns calling the upstream: provider routing, the
+ * non-streaming and SSE paths, timeouts, the catch-all proxy, and emitting
+ * the Langfuse trace of each completion. It records successes through
+ * RolloutTracker and must not know how tracking is stored.
+ *
+ * Order of a tracked call: tag → forward → (200) trace handed to the
+ * exporter → id recorded → response to the client. For SSE the upstream's
+ * `[DONE]` is held back until the id is recorded, so a client never sees a
+ * clean end of a stream that was not recorded (the OpenAI SDK ignores
+ * events after `[DONE]`, so the failure must replace it).
+ */
+import { Injectable, Logger } from '@nestjs/common';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import { v7 as uuidv7 } from 'uuid';
+import { AccountInfo, assertProjectAccess } from '@app/auth';
+import { currentRequestContext, GatewayError, GatewayErrorCode } from '@app/common';
+import { RolloutTracker } from '@app/completeness-tracking';
+import { CredentialVault } from '@app/credential-vault';
+import { buildMetadataTags, ChatRouteParams, mergeTags, parseChatRoute, RolloutMetadata } from '@app/routing-metadata';
+import { ChatRequestPreprocessor } from './chat-request.preprocessor';
+import { CompletionTrace, CompletionTracer } from './completion.tracer';
+import { clientHeaders, upstreamHeaders } from './forwarded-headers';
+import { ForwardingPolicy } from './forwarding.policy';
+import { SseAccumulator } from './sse-accumulator';
+import { UpstreamClient, UpstreamResponse } from './upstream.client';
+import { UpstreamTarget, UpstreamTargetResolver } from './upstream-target.resolver';
+
+export interface ChatCall {
+  params: ChatRouteParams;
+  body: unknown;
+  headers: IncomingHttpHeaders;
+  account: AccountInfo;
+  /** Aborted when the client disconnects. */
+  signal: AbortSignal;
+}
+
+type Headers = Record<string, string | string[]>;
+
+export type ForwardResult =
+  | { kind: 'buffered'; status: number; headers: Headers; body: Buffer }
+  | { kind: 'stream'; status: number; headers: Headers; chunks: AsyncGenerator<Buffer, void, undefined> };
+
+interface Tracked {
+  rolloutId: string;
+  insertionId: string;
+}
+
+@Injectable()
+export class ChatCompletionsService {
+  private readonly logger = new Logger(ChatCompletionsService.name);
+
+  constructor(
+    private readonly upstream: UpstreamClient,
+    private readonly resolver: UpstreamTargetResolver,
+    private readonly tracer: CompletionTracer,
+    private readonly tracker: RolloutTracker,
+    private readonly vault: CredentialVault,
+    private readonly preprocessor: ChatRequestPreprocessor,
+    private readonly policy: ForwardingPolicy,
+  ) {}
+
+  async forward(call: ChatCall): Promise<ForwardResult> {
+    const initial = { route: parseChatRoute(call.params), body: checkBody(call.body) };
+    const { route, body } = await this.preprocessor.process(initial, { account: call.account, headers: call.headers });
+    const projectId = this.vault.resolveProjectId(route.projectId);
+    assertProjectAccess(call.account, projectId);
+    const model = body.model as string;
+    const target = this.resolver.resolve(model, route.baseUrl);
+
+    const tracked = route.metadata ? { rolloutId: route.metadata.rolloutId, insertionId: uuidv7() } : undefined;
+    const ctx = currentRequestContext();
+    if (ctx) {
+      ctx.rolloutId = tracked?.rolloutId;
+      ctx.projectId = projectId;
+    }
+    const clientTags = (body.metadata as { tags?: unknown } | undefined)?.tags;
+    const tags = route.metadata && tracked ? mergeTags(clientTags, buildMetadataTags(route.metadata, tracked.insertionId)) : mergeTags(clientTags, []);
+
+    const trace = this.tracer.start({
+      projectId,
+      tags,
+      metadata: route.metadata && tracked ? traceMetadata(route.metadata, tracked.insertionId) : {},
+      request: body,
+      model,
+      startTime: new Date(),
+    });
+
+    let response: UpstreamResponse;
+    try {
+      response = await this.upstream.send({
+        method: 'POST',
+        url: `${target.baseUrl}/chat/completions`,
+        headers: { ...upstreamHeaders(call.headers, this.policy.gatewayKeyDigests()), 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify(this.outgoingBody(body, target, tags, tracked !== undefined, projectId))),
+        guardPrivate: target.guardPrivate,
+        signal: call.signal,
+      });
+    } catch (err) {
+      trace?.end({ statusCode: err instanceof GatewayError ? err.status : 502, error: (err as Error).message });
+      throw err;
+    }
+
+    const headers = clientHeaders(response.headers);
+    if (tracked) headers['x-insertion-id'] = tracked.insertionId;
+    if (trace) headers['x-langfuse-trace-id'] = trace.traceId;
+
+    const contentType = String(response.headers['content-type'] ?? '');
+    if (response.status === 200 && contentType.startsWith('text/event-stream')) {
+      return { kind: 'stream', status: 200, headers, chunks: this.relay(response.body, trace, tracked) };
+    }
+    const payload = await readAll(response.body, call.signal);
+    await this.finishBuffered(response.status, payload, trace, tracked);
+    return { kind: 'buffered', status: response.status, headers, body: payload };
+  }
+
+  /** What the upstream receives: the client's body, our model name, tags where the upstream consumes them. */
+  private outgoingBody(body: Record<string, unknown>, target: UpstreamTarget, tags: string[], tracked: boolean, projectId?: string) {
+    const out: Record<string, unknown> = { ...body, model: target.model };
+    if (tracked && this.policy.forwardTags(target.kind)) {
+      out.metadata = { ...((body.metadata as object | undefined) ?? {}), tags };
+    }
+    if (target.trustedForLangfuseKeys) {
+      const creds = this.vault.findCredentials(projectId);
+      if (creds) {
+        out.langfuse_public_key = creds.publicKey;
+        out.langfuse_secret_key = creds.secretKey;
+        out.langfuse_host = creds.host;
+      }
+    }
+    return out;
+  }
+
+  private async finishBuffered(status: number, payload: Buffer, trace: CompletionTrace | undefined, tracked?: Tracked): Promise<void> {
+    if (status !== 200) {
+      trace?.end({ statusCode: status, error: `Upstream answered ${status}: ${payload.toString('utf8', 0, 500)}` });
+      return;
+    }
+    let parsed: Record<string, any> | undefined;
+    try {
+      parsed = JSON.parse(payload.toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+    trace?.end({
+      statusCode: 200,
+      output: parsed?.choices?.[0]?.message ?? payload.toString('utf8', 0, 10_000),
+      usage: parsed?.usage,
+      model: parsed?.model,
+    });
+    if (tracked) await this.tracker.record(tracked.rolloutId, tracked.insertionId);
+  }
+
+  /** Relays SSE chunks as they arrive; see the file comment for the `[DONE]` hold-back. */
+  private async *relay(body: Readable, trace: CompletionTrace | undefined, tracked?: Tracked): AsyncGenerator<Buffer, void, undefined> {
+    const acc = new SseAccumulator();
+    let firstChunkAt: Date | undefined;
+    let finished = false;
+    const finish = async (): Promise<Buffer | undefined> => {
+      finished = true;
+      trace?.end({ statusCode: 200, output: acc.output(), usage: acc.usage, model: acc.model, completionStartTime: firstChunkAt });
+      if (!tracked) return undefined;
+      try {
+        await this.tracker.record(tracked.rolloutId, tracked.insertionId);
+        return undefined;
+      } catch (err) {
+        return sseError(err as Error);
+      }
+    };
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        firstChunkAt ??= new Date();
+        acc.push(chunk);
+        if (acc.sawDone && !finished && acc.endedNormally) {
+          const failure = await finish();
+          yield failure ?? chunk;
+          if (failure) return;
+          continue;
+        }
+        yield chunk;
+      }
+      if (!finished) {
+        if (acc.endedNormally) {
+          const failure = await finish();
+          if (failure) yield failure;
+        } else {
+          finished = true;
+          trace?.end({ statusCode: 200, output: acc.output(), usage: acc.usage, completionStartTime: firstChunkAt, error: acc.error ?? 'The upstream stream ended without [DONE] or a finish_reason.' });
+        }
+      }
+    } finally {
+      if (!finished) {
+        // Client went away, or the upstream connection broke: nothing is recorded.
+        trace?.end({ statusCode: 499, output: acc.output(), completionStartTime: firstChunkAt, error: 'The stream was interrupted before it ended (client disconnected or upstream failed).' });
+        if (tracked) this.logger.warn(`Stream of insertion_id ${tracked.insertionId} interrupted: not recorded.`);
+      }
+    }
+  }
+}
+
+function checkBody(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new GatewayError(GatewayErrorCode.BadRequest, 'The request body must be a JSON object (send Content-Type: application/json) with "model" and "messages".');
+  }
+  const b = body as Record<string, unknown>;
+  if (typeof b.model !== 'string' || b.model.length === 0) {
+    throw new GatewayError(GatewayErrorCode.BadRequest, 'The request body needs "model": a non-empty string such as "fireworks_ai/accounts/fireworks/models/llama-v3p3-70b-instruct".');
+  }
+  if (!Array.isArray(b.messages)) {
+    throw new GatewayError(GatewayErrorCode.BadRequest, 'The request body needs "messages": an array of chat messages.');
+  }
+  return b;
+}
+
+function traceMetadata(m: RolloutMetadata, insertionId: string): Record<string, string> {
+  return { rollout_id: m.rolloutId, insertion_id: insertionId, invocation_id: m.invocationId, experiment_id: m.experimentId, run_id: m.runId, row_id: m.rowId };
+}
+
+async function readAll(body: Readable, signal: AbortSignal): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);
+  } catch (err) {
+    if (signal.aborted) throw err;
+    throw new GatewayError(GatewayErrorCode.UpstreamUnreachable, `The upstream connection broke while sending its answer: ${(err as Error).message}.`);
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}
+
+function sseError(err: Error): Buffer {
+  const message = err instanceof GatewayError ? err.message : `The completion could not be recorded: ${err.message}`;
+  return Buffer.from(`data: ${JSON.stringify({ error: { message, type: 'tracking_error', code: GatewayErrorCode.TrackingUnavailable } })}\n\n`);
+}

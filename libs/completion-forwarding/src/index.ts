@@ -1,0 +1,11 @@
+export * from './completion-forwarding.module';
+export * from './chat-completions.service';
+export * from './chat-request.preprocessor';
+export * from './completion.tracer';
+export * from './langfuse-completion.tracer';
+export * from './upstream.client';
+export * from './upstream-target.resolver';
+export * from './forwarding.config';
+export * from './forwarding.policy';
+export { isPrivateAddress } from './ssrf-guard';
+export { joinUrl } from './catch-all.controller';

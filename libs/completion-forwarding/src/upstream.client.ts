@@ -1,0 +1,27 @@
+import type { Readable } from 'node:stream';
+
+export interface UpstreamRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: Buffer | Readable;
+  /** Refuse private/loopback destinations (client-chosen upstreams). */
+  guardPrivate: boolean;
+  /** Abort when the client goes away. */
+  signal: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** The body as it arrives, chunk by chunk. */
+  body: Readable;
+}
+
+/**
+ * The port the forwarder sends through. Adapters throw GatewayError with
+ * UpstreamUnreachable (502), UpstreamTimeout (504) or ForbiddenUpstream (403).
+ */
+export abstract class UpstreamClient {
+  abstract send(request: UpstreamRequest): Promise<UpstreamResponse>;
+}

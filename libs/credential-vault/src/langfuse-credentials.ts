@@ -1,0 +1,35 @@
+import { inspect } from 'node:util';
+
+/**
+ * A project's Langfuse keys. The class hides its secret from JSON and
+ * util.inspect, so logging or serialising it can never leak the key.
+ */
+export class LangfuseCredentials {
+  readonly #secretKey: string;
+
+  constructor(
+    readonly projectId: string,
+    readonly publicKey: string,
+    secretKey: string,
+    readonly host: string,
+  ) {
+    this.#secretKey = secretKey;
+  }
+
+  get secretKey(): string {
+    return this.#secretKey;
+  }
+
+  /** `Basic base64(public:secret)` for Langfuse's public API. */
+  basicAuthHeader(): string {
+    return `Basic ${Buffer.from(`${this.publicKey}:${this.#secretKey}`).toString('base64')}`;
+  }
+
+  toJSON(): Record<string, string> {
+    return { projectId: this.projectId, host: this.host, publicKey: '[redacted]', secretKey: '[redacted]' };
+  }
+
+  [inspect.custom](): string {
+    return `LangfuseCredentials(${this.projectId} @ ${this.host})`;
+  }
+}

@@ -1,0 +1,92 @@
+import { INestApplication, Logger } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import type { Server } from 'node:http';
+import { GatewayError, GatewayErrorCode } from '@app/common';
+import { CredentialVault } from '@app/credential-vault';
+import express, { NextFunction, Request, RequestHandler, Response } from 'express';
+import { appConfig } from './app.config';
+import { GatewayExceptionFilter } from './gateway-exception.filter';
+import { GatewayLogger } from './gateway.logger';
+
+export function createGatewayLogger(): GatewayLogger {
+  const level = (process.env.LOG_LEVEL ?? 'info').toLowerCase();
+  const format = (process.env.LOG_FORMAT ?? (process.env.NODE_ENV === 'production' ? 'json' : 'text')).toLowerCase() === 'json' ? 'json' : 'text';
+  return new GatewayLogger(level, format);
+}
+
+/**
+ * Everything main.ts does to the app besides listening, shared with the
+ * e2e tests so they run the same gateway. Create the app with
+ * `{ bodyParser: false }`: the JSON parser is installed here with MAX_BODY_SIZE.
+ */
+export function configureGatewayApp(app: NestExpressApplication): void {
+  const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
+  app.use(jsonBodyParser(config.MAX_BODY_SIZE));
+  app.set('etag', false);
+  app.set('x-powered-by', false);
+  app.set('query parser', 'extended');
+  app.useGlobalFilters(new GatewayExceptionFilter());
+}
+
+/**
+ * SIGTERM/SIGINT: stop accepting, let in-flight requests and streams finish
+ * (up to SHUTDOWN_TIMEOUT), then close modules — which drains the
+ * registration retry queue and flushes trace export. SIGHUP reloads secrets.
+ */
+export function installSignalHandlers(app: INestApplication): void {
+  const logger = new Logger('Shutdown');
+  const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.log(`${signal}: draining in-flight requests (up to ${config.SHUTDOWN_TIMEOUT} s)`);
+    const server = app.getHttpServer() as Server;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        logger.warn('Shutdown timeout: closing the remaining connections');
+        server.closeAllConnections();
+        resolve();
+      }, config.SHUTDOWN_TIMEOUT * 1000);
+      timer.unref();
+      server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
+    await app.close();
+    logger.log('Stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    try {
+      app.get(CredentialVault).reload();
+    } catch (err) {
+      logger.error(`Secrets reload failed, keeping the previous ones: ${(err as Error).message}`);
+    }
+  });
+}
+
+/**
+ * express.json with MAX_BODY_SIZE, whose errors become GatewayErrors that say
+ * what to fix (Nest would otherwise reduce them to a bare 400).
+ */
+function jsonBodyParser(limit: string): RequestHandler {
+  const parse = express.json({ limit, type: ['application/json', 'application/*+json'] });
+  return (req: Request, res: Response, next: NextFunction) =>
+    parse(req, res, (err?: unknown) => {
+      if (!err) return next();
+      const e = err as { type?: string; message?: string };
+      if (e.type === 'entity.too.large') {
+        return next(new GatewayError(GatewayErrorCode.BodyTooLarge, `The request body is larger than MAX_BODY_SIZE (${limit}). Send less, or raise MAX_BODY_SIZE.`));
+      }
+      if (e.type === 'entity.parse.failed') {
+        return next(new GatewayError(GatewayErrorCode.InvalidJson, `The request body is not valid JSON (${e.message}). Send a JSON object with Content-Type: application/json.`));
+      }
+      return next(new GatewayError(GatewayErrorCode.BadRequest, `The request body could not be read: ${e.message}.`));
+    });
+}

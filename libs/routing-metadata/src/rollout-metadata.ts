@@ -1,0 +1,21 @@
+/** The five path-carried ids of a tracked completion. */
+export interface RolloutMetadata {
+  rolloutId: string;
+  invocationId: string;
+  experimentId: string;
+  runId: string;
+  rowId: string;
+}
+
+/** What a chat route's path says about the call. */
+export interface ChatRoute {
+  /** Explicit `project_id/{p}` segment; undefined → default project. */
+  projectId?: string;
+  /** Present on tracked routes only. */
+  metadata?: RolloutMetadata;
+  /** Decoded `encoded_base_url`, when the path carries one. */
+  baseUrl?: URL;
+}
+
+export const ROLLOUT_TAG_PREFIX = 'rollout_id:';
+export const INSERTION_TAG_PREFIX = 'insertion_id:';
