@@ -1,0 +1,77 @@
+import { GatewayErrorCode } from '@app/common';
+import { CompletenessStore } from './completeness.store';
+import { RolloutTracker } from './rollout-tracker.service';
+
+/** A store whose backend can be switched off, standing in for a Redis outage. */
+class FlakyStore extends CompletenessStore {
+  readonly kind = 'flaky';
+  up = true;
+  readonly data = new Map<string, Set<string>>();
+
+  async register(rolloutId: string, id: string): Promise<void> {
+    if (!this.up) throw new Error('connection refused');
+    if (!this.data.has(rolloutId)) this.data.set(rolloutId, new Set());
+    this.data.get(rolloutId)!.add(id);
+  }
+
+  async expectedIds(rolloutId: string): Promise<string[]> {
+    if (!this.up) throw new Error('connection refused');
+    return [...(this.data.get(rolloutId) ?? [])];
+  }
+
+  async ping(): Promise<void> {
+    if (!this.up) throw new Error('connection refused');
+  }
+}
+
+const config = (queue: number) => ({ REGISTRATION_QUEUE_SIZE: queue }) as never;
+
+describe('RolloutTracker', () => {
+  it('stores directly while the backend is up', async () => {
+    const store = new FlakyStore();
+    const t = new RolloutTracker(store, config(10));
+    await t.record('r', 'a');
+    expect(await t.expectedIds('r')).toEqual(['a']);
+    expect(t.stats()).toMatchObject({ registered: 1, pending: 0 });
+  });
+
+  it('queues registrations during an outage, counts them, and drains them once the backend is back', async () => {
+    const store = new FlakyStore();
+    const t = new RolloutTracker(store, config(10));
+    store.up = false;
+    await t.record('r', 'a');
+    await t.record('r', 'b');
+    expect(t.stats()).toMatchObject({ queued: 2, pending: 2 });
+    store.up = true;
+    // The queued ids count as expected even before they reach the store.
+    expect((await t.expectedIds('r')).sort()).toEqual(['a', 'b']);
+    await t.drain();
+    expect([...store.data.get('r')!].sort()).toEqual(['a', 'b']);
+    expect(t.stats()).toMatchObject({ pending: 0, retriedOk: 2 });
+    await t.onModuleDestroy();
+  });
+
+  it('fails loudly when the queue is full instead of dropping the id', async () => {
+    const store = new FlakyStore();
+    const t = new RolloutTracker(store, config(1));
+    store.up = false;
+    await t.record('r', 'a');
+    await expect(t.record('r', 'b')).rejects.toMatchObject({ code: GatewayErrorCode.TrackingUnavailable });
+    expect(t.stats()).toMatchObject({ rejected: 1, pending: 1 });
+    store.up = true;
+    await t.onModuleDestroy();
+    expect([...store.data.get('r')!]).toEqual(['a']);
+  });
+
+  it('keeps retrying in the background with backoff until the store answers', async () => {
+    const store = new FlakyStore();
+    const t = new RolloutTracker(store, config(10));
+    store.up = false;
+    await t.record('r', 'x');
+    setTimeout(() => (store.up = true), 300);
+    const deadline = Date.now() + 5_000;
+    while (t.stats().pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(t.stats().pending).toBe(0);
+    expect([...store.data.get('r')!]).toEqual(['x']);
+  });
+});

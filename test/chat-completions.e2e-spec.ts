@@ -1,0 +1,318 @@
+/**
+ * The gateway core end to end: the official openai SDK → the real gateway
+ * (AppModule over HTTP) → the fake OpenAI upstream, with the real Redis.
+ */
+import OpenAI from 'openai';
+import Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
+import { encodeBaseUrl, json, metadataPath, StartedGateway, startGateway, writeSecrets } from './support/gateway';
+import { testRedisUrl } from './support/redis';
+
+const SECRETS = writeSecrets(`
+langfuse_keys:
+  proj-a: { public_key: pk-lf-test-a, secret_key: sk-lf-test-SECRET-a }
+  proj-b: { public_key: pk-lf-test-b, secret_key: sk-lf-test-SECRET-b }
+default_project_id: proj-a
+`);
+
+let upstream: FakeOpenAI;
+let redis: Redis;
+
+beforeAll(async () => {
+  upstream = await startFakeOpenAI();
+  redis = new Redis(testRedisUrl());
+});
+afterAll(async () => {
+  await upstream.close();
+  redis.disconnect();
+});
+beforeEach(() => upstream.reset());
+
+const rid = () => `r-${randomUUID()}`;
+const ids = (gw: StartedGateway, rollout: string) => redis.smembers(`${gw.keyPrefix}:{${rollout}}:ids`);
+const client = (gw: StartedGateway, path: string, apiKey = 'sk-client-key-123') => new OpenAI({ baseURL: `${gw.url}${path}`, apiKey, maxRetries: 0, timeout: 10_000 });
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe('tracked completions through LITELLM_URL', () => {
+  let gw: StartedGateway;
+  beforeAll(async () => {
+    gw = await startGateway({ LITELLM_URL: `${upstream.url}/v1`, REDIS_URL: testRedisUrl(), SECRETS_PATH: SECRETS });
+  });
+  afterAll(() => gw.close());
+
+  it('non-streaming: forwards with the six tags, returns x-insertion-id, records it in Redis', async () => {
+    const rollout = rid();
+    const { data, response } = await client(gw, metadataPath({ rollout, invocation: 'i1', experiment: 'e1', run: 'u1', row: 'w1' }))
+      .chat.completions.create({ model: 'fireworks_ai/accounts/fireworks/models/llama-v3p3-70b-instruct', messages: [{ role: 'user', content: 'Hello gateway' }], metadata: { tags: ['client-tag'] } } as never)
+      .withResponse();
+    expect(data.choices[0].message.content).toContain('Hello gateway');
+    const insertionId = response.headers.get('x-insertion-id');
+    expect(insertionId).toMatch(UUID_V7);
+
+    const [sent] = upstream.requests;
+    expect(sent.path).toBe('/v1/chat/completions');
+    expect(sent.headers.authorization).toBe('Bearer sk-client-key-123');
+    expect(sent.body.model).toBe('fireworks_ai/accounts/fireworks/models/llama-v3p3-70b-instruct');
+    expect(sent.body.metadata.tags).toEqual([
+      'client-tag', `rollout_id:${rollout}`, `insertion_id:${insertionId}`, 'invocation_id:i1', 'experiment_id:e1', 'run_id:u1', 'row_id:w1',
+    ]);
+    expect(JSON.stringify(sent.body)).not.toContain('sk-lf-test');
+    expect(await ids(gw, rollout)).toEqual([insertionId]);
+    const ttl = await redis.ttl(`${gw.keyPrefix}:{${rollout}}:ids`);
+    expect(ttl).toBeGreaterThan(6 * 24 * 3600);
+  });
+
+  it('streaming: relays every chunk and records the id once the stream ended', async () => {
+    const rollout = rid();
+    const stream = await client(gw, metadataPath({ rollout })).chat.completions.create({
+      model: 'm', messages: [{ role: 'user', content: 'stream me' }], stream: true, stream_options: { include_usage: true },
+    });
+    let text = '';
+    let chunks = 0;
+    for await (const chunk of stream) {
+      chunks++;
+      text += chunk.choices[0]?.delta?.content ?? '';
+    }
+    expect(chunks).toBeGreaterThan(2);
+    expect(text).toContain('stream me');
+    const stored = await ids(gw, rollout);
+    expect(stored).toHaveLength(1);
+    expect(upstream.requests[0].body.metadata.tags).toContain(`insertion_id:${stored[0]}`);
+  });
+
+  it('records one id per completion of a rollout', async () => {
+    const rollout = rid();
+    const c = client(gw, metadataPath({ rollout }));
+    const headers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => c.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: `n${i}` }] }).withResponse()),
+    );
+    const returned = headers.map((h) => h.response.headers.get('x-insertion-id')).sort();
+    expect((await ids(gw, rollout)).sort()).toEqual(returned);
+    expect(new Set(returned).size).toBe(8);
+  });
+
+  it.each([
+    ['/v1 + metadata', (r: string) => `/v1${metadataPath({ rollout: r })}`, true],
+    ['project + metadata', (r: string) => metadataPath({ rollout: r, project: 'proj-b' }), true],
+    ['/v1 + project + metadata', (r: string) => `/v1${metadataPath({ rollout: r, project: 'proj-b' })}`, true],
+    ['project only', () => '/project_id/proj-b', false],
+    ['/v1 + project only', () => '/v1/project_id/proj-b', false],
+    ['plain', () => '', false],
+    ['plain /v1', () => '/v1', false],
+  ])('route shape %s', async (_, path, tracked) => {
+    const rollout = rid();
+    const { response } = await client(gw, path(rollout)).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }).withResponse();
+    expect(response.status).toBe(200);
+    expect(Boolean(response.headers.get('x-insertion-id'))).toBe(tracked);
+    expect(await ids(gw, rollout)).toHaveLength(tracked ? 1 : 0);
+    if (!tracked) expect(upstream.requests[0].body.metadata).toBeUndefined();
+  });
+
+  it('unknown project → 404 that names no configured project', async () => {
+    const res = await fetch(`${gw.url}/project_id/nope/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [] }) });
+    expect(res.status).toBe(404);
+    const text = await res.text();
+    expect(text).toContain('Unknown project_id "nope"');
+    expect(text).not.toMatch(/proj-a|proj-b/);
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it('malformed JSON, wrong content type, missing model → 400 saying what to fix', async () => {
+    const url = `${gw.url}${metadataPath({ rollout: rid() })}/chat/completions`;
+    const bad = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": "m", ' });
+    expect(bad.status).toBe(400);
+    expect((await json(bad)).error.code).toBe('invalid_json');
+    const text = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' });
+    expect(text.status).toBe(400);
+    expect((await json(text)).detail).toMatch(/Content-Type: application\/json/);
+    const noModel = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [] }) });
+    expect(noModel.status).toBe(400);
+    expect((await json(noModel)).detail).toMatch(/"model"/);
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it('bad encoded_base_url → 400', async () => {
+    for (const enc of ['@@notbase64@@', encodeBaseUrl('ftp://example.com/v1'), encodeBaseUrl('not a url')]) {
+      const res = await fetch(`${gw.url}${metadataPath({ rollout: rid() })}/encoded_base_url/${encodeURIComponent(enc)}/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [] }),
+      });
+      expect(res.status).toBe(400);
+      expect((await json(res)).error.code).toBe('invalid_encoded_base_url');
+    }
+  });
+
+  it('encoded_base_url to a loopback address is refused by the SSRF guard by default', async () => {
+    const rollout = rid();
+    const err = await client(gw, metadataPath({ rollout, baseUrl: `${upstream.url}/v1` })).chat.completions.create({ model: 'm', messages: [] }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.status).toBe(403);
+    expect(err.message).toMatch(/ALLOW_PRIVATE_UPSTREAMS/);
+    expect(upstream.requests).toHaveLength(0);
+    expect(await ids(gw, rollout)).toHaveLength(0);
+  });
+
+  it('upstream 4xx/5xx pass through with their bodies and nothing is recorded', async () => {
+    const rollout = rid();
+    const err = await client(gw, metadataPath({ rollout })).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-fake-status': '500' } }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.status).toBe(500);
+    const err429 = await client(gw, metadataPath({ rollout })).chat.completions.create({ model: 'm', messages: [] }, { headers: { 'x-fake-status': '429' } }).catch((e) => e);
+    expect(err429.status).toBe(429);
+    expect(await ids(gw, rollout)).toHaveLength(0);
+  });
+
+  it('a body over MAX_BODY_SIZE → 413 naming the variable', async () => {
+    const small = await startGateway({ LITELLM_URL: `${upstream.url}/v1`, MAX_BODY_SIZE: '1kb' });
+    try {
+      const res = await fetch(`${small.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x'.repeat(5000) }] }) });
+      expect(res.status).toBe(413);
+      expect((await json(res)).detail).toMatch(/MAX_BODY_SIZE \(1kb\)/);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('accepts a large evaluation prompt under the default limit (several MB)', async () => {
+    const big = 'y'.repeat(3 * 1024 * 1024);
+    const res = await client(gw, metadataPath({ rollout: rid() })).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: big }] });
+    expect(res.choices[0].message.content?.length).toBeGreaterThan(0);
+  });
+
+  it('client disconnect mid-stream → nothing recorded, upstream request aborted', async () => {
+    const rollout = rid();
+    const stream = await client(gw, metadataPath({ rollout })).chat.completions.create(
+      { model: 'm', messages: [{ role: 'user', content: 'long' }], stream: true },
+      { headers: { 'x-fake-chunks': '50', 'x-fake-chunk-gap-ms': '50' } },
+    );
+    let seen = 0;
+    for await (const _ of stream) {
+      if (++seen === 2) {
+        stream.controller.abort();
+        break;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await ids(gw, rollout)).toHaveLength(0);
+  });
+
+  it('upstream failing mid-stream → the client sees an error and nothing is recorded', async () => {
+    const rollout = rid();
+    const run = async () => {
+      const stream = await client(gw, metadataPath({ rollout })).chat.completions.create(
+        { model: 'm', messages: [{ role: 'user', content: 'x' }], stream: true },
+        { headers: { 'x-fake-chunks': '10', 'x-fake-fail-mid-stream': '1' } },
+      );
+      for await (const _ of stream) { /* drain */ }
+    };
+    await expect(run()).rejects.toThrow();
+    expect(await ids(gw, rollout)).toHaveLength(0);
+  });
+
+  it('catch-all proxies other paths to the default upstream with the client key, without doubling /v1', async () => {
+    const models = await client(gw, '/v1').models.list();
+    expect(models.data.length).toBeGreaterThan(0);
+    expect(upstream.requests[0].path).toBe('/v1/models');
+    expect(upstream.requests[0].headers.authorization).toBe('Bearer sk-client-key-123');
+  });
+
+  it('health and readiness', async () => {
+    expect(await (await fetch(`${gw.url}/health`)).json()).toEqual({ status: 'healthy', service: 'metadata-proxy' });
+    const ready = await json(await fetch(`${gw.url}/ready`));
+    expect(ready.status).toBe('ready');
+    expect(ready.store.kind).toBe('redis');
+  });
+
+  it('never logs the client key or Langfuse secrets', () => {
+    const all = gw.logs.join('\n');
+    expect(all).not.toContain('sk-client-key-123');
+    expect(all).not.toContain('sk-lf-test-SECRET');
+  });
+});
+
+describe('provider routing without LITELLM_URL', () => {
+  let gw: StartedGateway;
+  beforeAll(async () => {
+    gw = await startGateway({
+      REDIS_URL: testRedisUrl(),
+      UPSTREAM_PROVIDERS: `fireworks_ai=${upstream.url}/inference/v1,groq=${upstream.url}/openai/v1`,
+      DEFAULT_UPSTREAM_URL: `${upstream.url}/default/v1`,
+    });
+  });
+  afterAll(() => gw.close());
+
+  it('picks the provider by prefix and strips it; no metadata.tags to strict provider APIs', async () => {
+    const rollout = rid();
+    await client(gw, metadataPath({ rollout })).chat.completions.create({ model: 'fireworks_ai/accounts/fireworks/models/llama', messages: [{ role: 'user', content: 'x' }] });
+    await client(gw, metadataPath({ rollout })).chat.completions.create({ model: 'groq/llama-3.1-8b', messages: [{ role: 'user', content: 'x' }] });
+    await client(gw, metadataPath({ rollout })).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+    expect(upstream.requests.map((r) => [r.path, r.body.model])).toEqual([
+      ['/inference/v1/chat/completions', 'accounts/fireworks/models/llama'],
+      ['/openai/v1/chat/completions', 'llama-3.1-8b'],
+      ['/default/v1/chat/completions', 'gpt-4o-mini'],
+    ]);
+    expect(upstream.requests.every((r) => r.body.metadata === undefined)).toBe(true);
+    expect(await ids(gw, rollout)).toHaveLength(3);
+  });
+});
+
+describe('encoded_base_url with ALLOW_PRIVATE_UPSTREAMS', () => {
+  let gw: StartedGateway;
+  beforeAll(async () => {
+    gw = await startGateway({ REDIS_URL: testRedisUrl(), ALLOW_PRIVATE_UPSTREAMS: 'true', DEFAULT_UPSTREAM_URL: 'http://127.0.0.1:9/unused' });
+  });
+  afterAll(() => gw.close());
+
+  it('overrides the upstream for one call (padded base64 as eval-protocol sends it) and strips a known prefix', async () => {
+    const rollout = rid();
+    const { response } = await client(gw, metadataPath({ rollout, baseUrl: `${upstream.url}/custom/v1` }))
+      .chat.completions.create({ model: 'openai/my-finetune', messages: [{ role: 'user', content: 'x' }] }).withResponse();
+    expect(response.status).toBe(200);
+    expect(upstream.requests[0].path).toBe('/custom/v1/chat/completions');
+    expect(upstream.requests[0].body.model).toBe('my-finetune');
+    expect(upstream.requests[0].body.metadata.tags).toContain(`rollout_id:${rollout}`);
+    expect(await ids(gw, rollout)).toHaveLength(1);
+  });
+});
+
+describe('upstream failures', () => {
+  it('connection refused → 502, nothing recorded', async () => {
+    const gw = await startGateway({ LITELLM_URL: 'http://127.0.0.1:9/v1', REDIS_URL: testRedisUrl() });
+    try {
+      const rollout = rid();
+      const err = await client(gw, metadataPath({ rollout })).chat.completions.create({ model: 'm', messages: [] }).catch((e) => e);
+      expect(err.status).toBe(502);
+      expect(err.message).toMatch(/Could not reach the upstream 127\.0\.0\.1:9/);
+      expect(await ids(gw, rollout)).toHaveLength(0);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('REQUEST_TIMEOUT → 504 with a clear message, nothing recorded', async () => {
+    const gw = await startGateway({ LITELLM_URL: `${upstream.url}/v1`, REDIS_URL: testRedisUrl(), REQUEST_TIMEOUT: '1' });
+    try {
+      const rollout = rid();
+      const err = await client(gw, metadataPath({ rollout })).chat.completions.create({ model: 'm', messages: [] }, { headers: { 'x-fake-hang': '1' } }).catch((e) => e);
+      expect(err.status).toBe(504);
+      expect(err.message).toMatch(/REQUEST_TIMEOUT \(1 s\)/);
+      expect(await ids(gw, rollout)).toHaveLength(0);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('embedded defaults (no Redis configured)', () => {
+  it('starts on the in-memory store with a warning and still tracks', async () => {
+    const gw = await startGateway({ LITELLM_URL: `${upstream.url}/v1` });
+    try {
+      expect(gw.logs.join('\n')).toMatch(/in-memory completeness store\. It is for one process only/);
+      const { response } = await client(gw, metadataPath({ rollout: rid() })).chat.completions.create({ model: 'm', messages: [] }).withResponse();
+      expect(response.headers.get('x-insertion-id')).toMatch(UUID_V7);
+      expect((await json(await fetch(`${gw.url}/ready`))).store.kind).toBe('memory');
+    } finally {
+      await gw.close();
+    }
+  });
+});
