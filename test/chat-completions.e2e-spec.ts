@@ -112,9 +112,9 @@ describe('tracked completions through LITELLM_URL', () => {
   it('unknown project → 404 that names no configured project', async () => {
     const res = await fetch(`${gw.url}/project_id/nope/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [] }) });
     expect(res.status).toBe(404);
-    const text = await res.text();
-    expect(text).toContain('Unknown project_id "nope"');
-    expect(text).not.toMatch(/proj-a|proj-b/);
+    const body = await json(res);
+    expect(body.detail).toBe('Unknown project_id "nope".');
+    expect(JSON.stringify(body)).not.toMatch(/proj-a|proj-b/);
     expect(upstream.requests).toHaveLength(0);
   });
 

@@ -1,6 +1,6 @@
 import { Module, Type } from '@nestjs/common';
 import { ConfigModule, ConfigType } from '@nestjs/config';
-import { APP_GUARD, ModuleRef } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { CredentialVault } from '@app/credential-vault';
 import { ApiKeyAuthProvider } from './api-key.auth-provider';
 import { authConfig } from './auth.config';
@@ -25,16 +25,17 @@ export class AuthModule {
         ...(options.provider ? [options.provider] : []),
         {
           provide: AuthProvider,
-          inject: [authConfig.KEY, ModuleRef, CredentialVault],
-          useFactory: (config: ConfigType<typeof authConfig>, moduleRef: ModuleRef, vault: CredentialVault) => {
-            if (options.provider) return moduleRef.get(options.provider, { strict: false });
+          // Inject the candidates (not moduleRef.get) so each is constructed before it is chosen.
+          inject: [authConfig.KEY, CredentialVault, NoAuthProvider, ApiKeyAuthProvider, ...(options.provider ? [options.provider] : [])],
+          useFactory: (config: ConfigType<typeof authConfig>, vault: CredentialVault, none: NoAuthProvider, apiKey: ApiKeyAuthProvider, custom?: AuthProvider) => {
+            if (custom) return custom;
             if (config.AUTH_PROVIDER === 'api_key') {
               if (vault.apiKeys().length === 0) {
                 throw new Error('AUTH_PROVIDER=api_key but the secrets file has no api_keys: add api_keys to SECRETS_PATH or set AUTH_PROVIDER=none.');
               }
-              return moduleRef.get(ApiKeyAuthProvider);
+              return apiKey;
             }
-            return moduleRef.get(NoAuthProvider);
+            return none;
           },
         },
         { provide: APP_GUARD, useClass: AuthGuard },
