@@ -25,7 +25,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await upstream.close();
-  redis.disconnect();
+  await redis.quit();
 });
 beforeEach(() => upstream.reset());
 
