@@ -1,0 +1,104 @@
+/**
+ * Trace emission end to end: openai SDK → gateway → fake upstream, and the
+ * gateway's OTLP export (@langfuse/otel) → fake Langfuse, per project.
+ */
+import OpenAI from 'openai';
+import { randomUUID } from 'node:crypto';
+import { LangfuseCompletionTracer } from '@app/completion-forwarding';
+import { FakeLangfuse, startFakeLangfuse } from './fakes/fake-langfuse.server';
+import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
+import { metadataPath, StartedGateway, startGateway, writeSecrets } from './support/gateway';
+import { testRedisUrl } from './support/redis';
+
+let upstream: FakeOpenAI;
+let langfuse: FakeLangfuse;
+let gw: StartedGateway;
+
+beforeAll(async () => {
+  upstream = await startFakeOpenAI();
+  langfuse = await startFakeLangfuse({
+    projects: [
+      { projectId: 'proj-a', publicKey: 'pk-lf-a', secretKey: 'sk-lf-SECRET-a' },
+      { projectId: 'proj-b', publicKey: 'pk-lf-b', secretKey: 'sk-lf-SECRET-b' },
+    ],
+  });
+  gw = await startGateway({
+    LITELLM_URL: `${upstream.url}/v1`,
+    REDIS_URL: testRedisUrl(),
+    LANGFUSE_EXPORT: 'true',
+    LANGFUSE_HOST: langfuse.url,
+    LANGFUSE_FLUSH_INTERVAL: '0.1',
+    SECRETS_PATH: writeSecrets(`
+langfuse_keys:
+  proj-a: { public_key: pk-lf-a, secret_key: sk-lf-SECRET-a }
+  proj-b: { public_key: pk-lf-b, secret_key: sk-lf-SECRET-b }
+default_project_id: proj-a
+`),
+  });
+});
+afterAll(async () => {
+  await gw.close();
+  await Promise.all([upstream.close(), langfuse.close()]);
+});
+
+const flush = () => gw.app.get(LangfuseCompletionTracer).flush();
+
+it('one trace per completion in the right project, with exactly the client tags plus the six', async () => {
+  const rollout = `r-${randomUUID()}`;
+  const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout, project: 'proj-b', row: 'row-9' })}`, apiKey: 'sk-client', maxRetries: 0 });
+  const { data, response } = await c.chat.completions
+    .create({ model: 'accounts/m', messages: [{ role: 'user', content: 'trace me' }], temperature: 0.2, metadata: { tags: ['mine'] } } as never)
+    .withResponse();
+  const insertionId = response.headers.get('x-insertion-id')!;
+  const traceId = response.headers.get('x-langfuse-trace-id')!;
+  await flush();
+
+  expect(langfuse.traces('proj-a').filter((t) => t.tags.includes(`rollout_id:${rollout}`))).toHaveLength(0);
+  const trace = langfuse.traces('proj-b').find((t) => t.id === traceId)!;
+  expect(trace).toBeDefined();
+  expect(trace.name).toBe('chat-completion');
+  expect([...trace.tags].sort()).toEqual(
+    ['mine', `rollout_id:${rollout}`, `insertion_id:${insertionId}`, 'invocation_id:inv-1', 'experiment_id:exp-1', 'run_id:run-1', 'row_id:row-9'].sort(),
+  );
+  expect(trace.input).toEqual({ messages: [{ role: 'user', content: 'trace me' }] });
+  expect(trace.output).toEqual(data.choices[0].message);
+  expect(trace.metadata).toMatchObject({ rollout_id: rollout, insertion_id: insertionId, row_id: 'row-9' });
+  const [gen] = trace.observations;
+  expect(gen.type).toBe('GENERATION');
+  expect(gen.model).toBe('accounts/m');
+  expect(gen.modelParameters).toMatchObject({ temperature: 0.2 });
+  expect(gen.usageDetails).toMatchObject({ input: expect.any(Number), output: expect.any(Number) });
+});
+
+it('streams are traced with the assembled output and completion start time', async () => {
+  const rollout = `r-${randomUUID()}`;
+  const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout })}`, apiKey: 'sk-client', maxRetries: 0 });
+  const stream = await c.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'stream trace' }], stream: true, stream_options: { include_usage: true } });
+  let text = '';
+  for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+  await flush();
+  const trace = langfuse.traces('proj-a').find((t) => t.tags.includes(`rollout_id:${rollout}`))!;
+  expect(trace.output).toEqual({ role: 'assistant', content: text });
+  expect(trace.observations[0].completionStartTime).toBeTruthy();
+  expect(trace.observations[0].usageDetails).toMatchObject({ total: expect.any(Number) });
+});
+
+it('a failed call is traced at level ERROR with the status message, and not recorded', async () => {
+  const rollout = `r-${randomUUID()}`;
+  const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout })}`, apiKey: 'sk-client', maxRetries: 0 });
+  await expect(c.chat.completions.create({ model: 'm', messages: [] }, { headers: { 'x-fake-status': '503' } })).rejects.toThrow();
+  await flush();
+  const trace = langfuse.traces('proj-a').find((t) => t.tags.includes(`rollout_id:${rollout}`))!;
+  expect(trace.observations[0].level).toBe('ERROR');
+  expect(trace.observations[0].statusMessage).toMatch(/Upstream answered 503/);
+});
+
+it('keys never reach the upstream, the client, or the logs', async () => {
+  const res = await fetch(`${gw.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [] }) });
+  const text = await res.text();
+  expect(text).not.toContain('sk-lf-SECRET');
+  expect(JSON.stringify([...res.headers])).not.toContain('sk-lf-SECRET');
+  expect(JSON.stringify(upstream.requests)).not.toContain('sk-lf-SECRET');
+  expect(JSON.stringify(upstream.requests)).not.toContain('pk-lf-');
+  expect(gw.logs.join('\n')).not.toContain('sk-lf-SECRET');
+});
