@@ -137,11 +137,13 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
   }
 }
 
-function pickModelParameters(request: Record<string, unknown>): Record<string, string> | undefined {
-  const out: Record<string, string> = {};
+/** The SDK types model parameters as string | number; anything else goes as JSON text. */
+function pickModelParameters(request: Record<string, unknown>): Record<string, string | number> | undefined {
+  const out: Record<string, string | number> = {};
   for (const key of MODEL_PARAMETERS) {
     const v = request[key];
-    if (v !== undefined && v !== null) out[key] = typeof v === 'string' ? v : JSON.stringify(v);
+    if (v === undefined || v === null) continue;
+    out[key] = typeof v === 'string' || typeof v === 'number' ? v : JSON.stringify(v);
   }
   return Object.keys(out).length ? out : undefined;
 }
