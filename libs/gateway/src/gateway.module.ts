@@ -15,6 +15,7 @@ import { RolloutStatusModule } from '@app/rollout-status';
 import { TraceRetrievalModule } from '@app/trace-retrieval';
 import { appConfig } from './app.config';
 import { HealthController } from './health.controller';
+import { GatewayMetrics, MetricsController } from './metrics';
 import { RequestContextMiddleware } from './request-context.middleware';
 
 /** Runtime options (forRootAsync may compute them). */
@@ -53,7 +54,8 @@ const builder = new ConfigurableModuleBuilder<GatewayModuleOptions>()
       ...(extras.imports ?? []),
       ...(extras.catchAll === false ? [] : [CatchAllProxyModule]),
     ],
-    controllers: [HealthController, ...(definition.controllers ?? []), ...(extras.controllers ?? [])],
+    providers: [...(definition.providers ?? []), GatewayMetrics],
+    controllers: [HealthController, MetricsController, ...(definition.controllers ?? []), ...(extras.controllers ?? [])],
     exports: [...(definition.exports ?? [])],
   }))
   .build();

@@ -4,3 +4,4 @@ export * from './app.config';
 export * from './gateway.logger';
 export * from './gateway-exception.filter';
 export * from './health.controller';
+export * from './metrics';

@@ -2,6 +2,7 @@ import { Injectable, Logger, NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { requestContext } from '@app/common';
+import { GatewayMetrics } from './metrics';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -9,6 +10,8 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 @Injectable()
 export class RequestContextMiddleware implements NestMiddleware {
   private readonly logger = new Logger('HTTP');
+
+  constructor(private readonly metrics: GatewayMetrics) {}
 
   use(req: Request, res: Response, next: NextFunction): void {
     const incoming = req.headers['x-request-id'];
@@ -18,6 +21,8 @@ export class RequestContextMiddleware implements NestMiddleware {
     const ctx = { requestId };
     res.once('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      this.metrics.observe(String(route), req.method, res.statusCode, ms / 1000);
       requestContext.run(ctx, () => {
         const line = `${req.method} ${req.originalUrl.split('?')[0]} ${res.statusCode} ${ms.toFixed(1)}ms`;
         if (res.statusCode >= 400) this.logger.log(line);

@@ -1,0 +1,70 @@
+import { Controller, Get, Header, Injectable, OnModuleInit } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Public } from '@app/auth';
+import { RolloutTracker } from '@app/completeness-tracking';
+
+/**
+ * Prometheus metrics. Route labels are Express route patterns (ids are
+ * path parameters), so cardinality stays bounded.
+ */
+@Injectable()
+export class GatewayMetrics implements OnModuleInit {
+  readonly registry = new Registry();
+  readonly requests = new Counter({ name: 'gateway_http_requests_total', help: 'HTTP requests by route pattern, method and status', labelNames: ['route', 'method', 'status'], registers: [this.registry] });
+  readonly duration = new Histogram({
+    name: 'gateway_http_request_duration_seconds',
+    help: 'Time to the end of the response (streams: the whole stream)',
+    labelNames: ['route', 'method'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+
+  constructor(private readonly tracker: RolloutTracker) {}
+
+  onModuleInit(): void {
+    collectDefaultMetrics({ register: this.registry, prefix: 'gateway_' });
+    const tracker = this.tracker;
+    type Stats = ReturnType<RolloutTracker['stats']>;
+    // The tracker keeps the counts; these read them at scrape time.
+    const counter = (name: string, help: string, pick: (s: Stats) => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect(this: Counter) {
+          this.reset();
+          this.inc(pick(tracker.stats()));
+        },
+      });
+    const gauge = (name: string, help: string, pick: (s: Stats) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect(this: Gauge) {
+          this.set(pick(tracker.stats()));
+        },
+      });
+    counter('gateway_completions_recorded_total', 'Insertion ids stored for their rollout', (s) => s.registered);
+    counter('gateway_registrations_queued_total', 'Registrations that waited in the retry queue (store unreachable)', (s) => s.queued);
+    counter('gateway_registrations_rejected_total', 'Registrations refused because the retry queue was full (the call failed loudly)', (s) => s.rejected);
+    gauge('gateway_registrations_pending', 'Registrations waiting in the retry queue now', (s) => s.pending);
+  }
+
+  observe(route: string, method: string, status: number, seconds: number): void {
+    this.requests.inc({ route, method, status: String(status) });
+    this.duration.observe({ route, method }, seconds);
+  }
+}
+
+@Public()
+@Controller()
+export class MetricsController {
+  constructor(private readonly metrics: GatewayMetrics) {}
+
+  @Get('metrics')
+  @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
+  scrape(): Promise<string> {
+    return this.metrics.registry.metrics();
+  }
+}
