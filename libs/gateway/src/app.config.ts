@@ -1,6 +1,7 @@
 import { registerAs } from '@nestjs/config';
-import { IsIn, IsInt, IsNumber, Matches, Max, Min } from 'class-validator';
-import { validateConfig } from '@app/common';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsNumber, Matches, Max, Min } from 'class-validator';
+import { toBool, validateConfig } from '@app/common';
 
 export class AppConfig {
   @IsInt()
@@ -26,6 +27,11 @@ export class AppConfig {
   @IsNumber()
   @Min(0)
   SHUTDOWN_TIMEOUT: number = 30;
+
+  /** OpenAPI UI at /docs and JSON at /docs-json. */
+  @Transform(toBool)
+  @IsBoolean()
+  DOCS_ENABLED: boolean = true;
 }
 
 export const appConfig = registerAs('app', () => validateConfig(AppConfig, {
@@ -35,6 +41,7 @@ export const appConfig = registerAs('app', () => validateConfig(AppConfig, {
   LOG_FORMAT: process.env.LOG_FORMAT?.toLowerCase(),
   MAX_BODY_SIZE: process.env.MAX_BODY_SIZE,
   SHUTDOWN_TIMEOUT: process.env.SHUTDOWN_TIMEOUT,
+  DOCS_ENABLED: process.env.DOCS_ENABLED,
 }));
 
 export function parseByteSize(size: string): number {

@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import { GatewayError, GatewayErrorCode } from '@app/common';
 import { CredentialVault } from '@app/credential-vault';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { appConfig } from './app.config';
 import { GatewayExceptionFilter } from './gateway-exception.filter';
 import { GatewayLogger } from './gateway.logger';
@@ -27,6 +28,18 @@ export function configureGatewayApp(app: NestExpressApplication): void {
   app.set('x-powered-by', false);
   app.set('query parser', 'extended');
   app.useGlobalFilters(new GatewayExceptionFilter());
+  if (config.DOCS_ENABLED) {
+    // Registered before the catch-all route, so /docs is not proxied upstream.
+    const document = SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Metadata Gateway')
+        .setDescription('Tags OpenAI-compatible calls with rollout metadata, forwards them, and returns complete Langfuse traces per rollout.')
+        .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Gateway-Key' }, 'gateway-key')
+        .build(),
+    );
+    SwaggerModule.setup('docs', app, document);
+  }
 }
 
 /**
