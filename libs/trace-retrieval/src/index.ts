@@ -1,1 +1,14 @@
 export * from './trace-retrieval.module';
+export * from './trace-retrieval.service';
+export * from './trace-retrieval.config';
+export * from './trace.model';
+export * from './traces-query';
+export * from './traces-request.preprocessor';
+export * from './langfuse.reader';
+export { LangfuseConnections, LangfuseNotFound } from './langfuse-connections';
+export type { LangfuseConnection, LangfuseApi, CallOptions } from './langfuse-connections';
+export { V2LangfuseReader } from './v2-langfuse.reader';
+export { LegacyLangfuseReader } from './legacy-langfuse.reader';
+export { AutoLangfuseReader } from './auto-langfuse.reader';
+export type { ReadApi } from './auto-langfuse.reader';
+export { ReadBudget } from './read-budget';

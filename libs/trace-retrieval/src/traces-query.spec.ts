@@ -1,0 +1,112 @@
+import { GatewayError, GatewayErrorCode } from '@app/common';
+import { fieldGroups, parseTracesQuery, rolloutIdOf } from './traces-query';
+
+function rejection(fn: () => unknown): GatewayError {
+  try {
+    fn();
+  } catch (err) {
+    return err as GatewayError;
+  }
+  throw new Error('expected a GatewayError');
+}
+
+describe('parseTracesQuery', () => {
+  it('applies the defaults and keeps a single tag as a list', () => {
+    expect(parseTracesQuery({ tags: 'rollout_id:r1' })).toEqual({ tags: ['rollout_id:r1'], limit: 100, max_retries: 3 });
+  });
+
+  it('reads what the eval-protocol SDK sends and ignores unknown params such as include_payloads=True', () => {
+    const q = parseTracesQuery({ limit: '100', tags: ['rollout_id:r1', 'row_id:w'], sleep_between_gets: '0.1', max_retries: '5', include_payloads: 'True' });
+    expect(q).toEqual({ tags: ['rollout_id:r1', 'row_id:w'], limit: 100, sleep_between_gets: 0.1, max_retries: 5 });
+    expect(q).not.toHaveProperty('include_payloads');
+  });
+
+  it('parses every filter', () => {
+    const q = parseTracesQuery({
+      tags: 'rollout_id:r',
+      sample_size: '7',
+      user_id: 'u',
+      session_id: 's',
+      name: 'chat-completion',
+      environment: 'prod',
+      version: 'v1',
+      release: 'r1',
+      fields: 'core, io',
+      hours_back: '1.5',
+      from_timestamp: '2026-01-01T00:00:00+02:00',
+      to_timestamp: '2026-01-02T00:00:00',
+    });
+    expect(q).toMatchObject({
+      sample_size: 7,
+      user_id: 'u',
+      session_id: 's',
+      name: 'chat-completion',
+      environment: 'prod',
+      version: 'v1',
+      release: 'r1',
+      fields: 'core, io',
+      hours_back: 1.5,
+      from_timestamp: '2025-12-31T22:00:00.000Z',
+      // no zone: UTC, as Python's naive isoformat() means it
+      to_timestamp: '2026-01-02T00:00:00.000Z',
+    });
+    expect(fieldGroups(q)).toEqual({ io: true, observations: false });
+    expect(fieldGroups(parseTracesQuery({}))).toEqual({ io: true, observations: true });
+  });
+
+  it('treats empty values as absent', () => {
+    expect(parseTracesQuery({ tags: 'rollout_id:r', user_id: '', sample_size: '' })).toEqual({ tags: ['rollout_id:r'], limit: 100, max_retries: 3 });
+  });
+
+  it.each([
+    ['limit', 'abc', 'an integer ≥ 1'],
+    ['limit', '0', 'an integer ≥ 1'],
+    ['limit', '2.5', 'an integer ≥ 1'],
+    ['max_retries', 'True', 'an integer between 0 and 20'],
+    ['max_retries', '-1', 'an integer between 0 and 20'],
+    ['sample_size', '0', 'an integer ≥ 1'],
+    ['sleep_between_gets', 'soon', 'a number of seconds between 0 and 60'],
+    ['hours_back', '0', 'a number of hours > 0'],
+    ['from_timestamp', 'yesterday', 'an ISO 8601 date-time'],
+    ['fields', 'core,everything', 'a comma-separated list of core, io, scores, observations, metrics'],
+    ['user_id', ['a', 'b'], 'a single non-empty string'],
+  ])('%s=%j → 400 naming the parameter and what it takes', (param, value, expected) => {
+    const err = rejection(() => parseTracesQuery({ tags: 'rollout_id:r', [param]: value }));
+    expect(err).toBeInstanceOf(GatewayError);
+    expect(err.code).toBe(GatewayErrorCode.InvalidQuery);
+    expect(err.status).toBe(400);
+    expect(err.message).toContain(`${param}: expected ${expected}`);
+    expect(err.message).toContain(JSON.stringify(value));
+  });
+
+  it('names every bad parameter at once', () => {
+    const err = rejection(() => parseTracesQuery({ limit: 'x', max_retries: 'y' }));
+    expect(err.message).toMatch(/^Invalid query parameters: limit: .*; max_retries: /);
+    expect(err.details).toEqual({ param: ['limit', 'max_retries'] });
+  });
+
+  it('rejects a window that ends before it starts', () => {
+    const err = rejection(() => parseTracesQuery({ from_timestamp: '2026-01-02T00:00:00Z', to_timestamp: '2026-01-01T00:00:00Z' }));
+    expect(err.code).toBe(GatewayErrorCode.InvalidQuery);
+    expect(err.message).toContain('from_timestamp');
+  });
+});
+
+describe('rolloutIdOf', () => {
+  it('finds the rollout among other tags', () => {
+    expect(rolloutIdOf(parseTracesQuery({ tags: ['row_id:w', 'rollout_id:r-1', 'rollout_id:r-1'] }))).toBe('r-1');
+  });
+
+  it.each([[{}], [{ tags: 'row_id:w' }], [{ tags: 'rollout_id:' }]])('%j → 400 that says how to fix it', (raw) => {
+    const err = rejection(() => rolloutIdOf(parseTracesQuery(raw)));
+    expect(err.code).toBe(GatewayErrorCode.MissingRolloutTag);
+    expect(err.status).toBe(400);
+    expect(err.message).toContain('?tags=rollout_id:');
+  });
+
+  it('refuses two rollouts in one call', () => {
+    const err = rejection(() => rolloutIdOf(parseTracesQuery({ tags: ['rollout_id:a', 'rollout_id:b'] })));
+    expect(err.code).toBe(GatewayErrorCode.InvalidQuery);
+    expect(err.message).toContain('a, b');
+  });
+});

@@ -1,0 +1,215 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsArray, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import { GatewayError, GatewayErrorCode } from '@app/common';
+import { ROLLOUT_TAG, tagValues } from './trace.model';
+
+/** The query of the /traces routes, validated (snake_case, as on the wire). */
+export interface TracesQuery {
+  /** All must match; one must be `rollout_id:<id>` (checked after the preprocessor ran). */
+  tags: string[];
+  /** Page size of Langfuse list calls (legacy API: at most 100). Never truncates a complete answer. */
+  limit: number;
+  sample_size?: number;
+  user_id?: string;
+  session_id?: string;
+  name?: string;
+  environment?: string;
+  version?: string;
+  release?: string;
+  /** Comma-separated field groups: core, io, scores, observations, metrics (default: all). */
+  fields?: string;
+  hours_back?: number;
+  /** ISO 8601 */
+  from_timestamp?: string;
+  /** ISO 8601 */
+  to_timestamp?: string;
+  /** Seconds between consecutive trace reads. */
+  sleep_between_gets?: number;
+  /** Completeness re-query rounds after the first read. */
+  max_retries: number;
+}
+
+export const FIELD_GROUPS = ['core', 'io', 'scores', 'observations', 'metrics'] as const;
+const FIELDS_PATTERN = new RegExp(`^\\s*(${FIELD_GROUPS.join('|')})(\\s*,\\s*(${FIELD_GROUPS.join('|')}))*\\s*$`);
+
+/** What each parameter accepts, for error messages. */
+const EXPECTED: Record<string, string> = {
+  tags: 'one or more tags, repeated as ?tags=a&tags=b',
+  limit: 'an integer ≥ 1 (default 100)',
+  sample_size: 'an integer ≥ 1',
+  user_id: 'a single non-empty string',
+  session_id: 'a single non-empty string',
+  name: 'a single non-empty string',
+  environment: 'a single non-empty string',
+  version: 'a single non-empty string',
+  release: 'a single non-empty string',
+  fields: `a comma-separated list of ${FIELD_GROUPS.join(', ')}`,
+  hours_back: 'a number of hours > 0',
+  from_timestamp: 'an ISO 8601 date-time such as 2026-01-31T12:00:00Z',
+  to_timestamp: 'an ISO 8601 date-time such as 2026-01-31T12:00:00Z',
+  sleep_between_gets: 'a number of seconds between 0 and 60',
+  max_retries: 'an integer between 0 and 20 (default 3)',
+};
+
+const absent = (v: unknown) => v === undefined || v === null || v === '';
+
+/** Query strings are text: numbers are parsed here (not by implicit conversion, which would turn `abc` into NaN silently and arrays into "a,b"). */
+function toNumber({ value }: { value: unknown }): unknown {
+  if (absent(value)) return undefined;
+  if (typeof value === 'string' && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value)) return Number(value);
+  return value;
+}
+
+function toOptionalString({ value }: { value: unknown }): unknown {
+  return absent(value) ? undefined : value;
+}
+
+function toTags({ value }: { value: unknown }): unknown {
+  if (absent(value)) return [];
+  const list = Array.isArray(value) ? value : [value];
+  return list.filter((v) => v !== '');
+}
+
+export class TracesQueryDto {
+  @Transform(toTags)
+  @IsArray()
+  @IsString({ each: true })
+  tags: string[] = [];
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  limit: number = 100;
+
+  @Transform(toNumber)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  sample_size?: number;
+
+  @Transform(toOptionalString)
+  @IsOptional()
+  @IsString()
+  user_id?: string;
+
+  @Transform(toOptionalString)
+  @IsOptional()
+  @IsString()
+  session_id?: string;
+
+  @Transform(toOptionalString)
+  @IsOptional()
+  @IsString()
+  name?: string;
+
+  @Transform(toOptionalString)
+  @IsOptional()
+  @IsString()
+  environment?: string;
+
+  @Transform(toOptionalString)
+  @IsOptional()
+  @IsString()
+  version?: string;
+
+  @Transform(toOptionalString)
+  @IsOptional()
+  @IsString()
+  release?: string;
+
+  @Transform(toOptionalString)
+  @IsOptional()
+  @IsString()
+  @Matches(FIELDS_PATTERN)
+  fields?: string;
+
+  @Transform(toNumber)
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(Number.MIN_VALUE)
+  @Max(24 * 366 * 10)
+  hours_back?: number;
+
+  @Transform(toOptionalString)
+  @IsOptional()
+  @IsISO8601()
+  from_timestamp?: string;
+
+  @Transform(toOptionalString)
+  @IsOptional()
+  @IsISO8601()
+  to_timestamp?: string;
+
+  @Transform(toNumber)
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(60)
+  sleep_between_gets?: number;
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(0)
+  @Max(20)
+  max_retries: number = 3;
+}
+
+/**
+ * Validates the raw query (unknown parameters such as include_payloads=True
+ * are ignored). Any bad value → 400 naming the parameter and what it takes.
+ */
+export function parseTracesQuery(raw: Record<string, unknown>): TracesQuery {
+  const dto = plainToInstance(TracesQueryDto, raw ?? {}, { exposeDefaultValues: true });
+  const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: false });
+  if (errors.length > 0) {
+    const problems = errors.map((e) => `${e.property}: expected ${EXPECTED[e.property] ?? 'a valid value'} (got ${JSON.stringify(raw[e.property])})`);
+    throw new GatewayError(GatewayErrorCode.InvalidQuery, `Invalid query parameter${problems.length > 1 ? 's' : ''}: ${problems.join('; ')}.`, {
+      param: errors.map((e) => e.property),
+    });
+  }
+  const query: TracesQuery = { tags: dto.tags, limit: dto.limit, max_retries: dto.max_retries };
+  for (const key of ['sample_size', 'user_id', 'session_id', 'name', 'environment', 'version', 'release', 'fields', 'hours_back', 'sleep_between_gets'] as const) {
+    if (dto[key] !== undefined) (query as unknown as Record<string, unknown>)[key] = dto[key];
+  }
+  if (dto.from_timestamp !== undefined) query.from_timestamp = toUtcIso(dto.from_timestamp);
+  if (dto.to_timestamp !== undefined) query.to_timestamp = toUtcIso(dto.to_timestamp);
+  if (query.from_timestamp && query.to_timestamp && query.from_timestamp >= query.to_timestamp) {
+    throw new GatewayError(GatewayErrorCode.InvalidQuery, `Invalid query parameters: from_timestamp (${query.from_timestamp}) must be before to_timestamp (${query.to_timestamp}).`, {
+      param: ['from_timestamp', 'to_timestamp'],
+    });
+  }
+  return query;
+}
+
+/** A date-time without a zone is taken as UTC (as Python's naive isoformat() is meant). */
+function toUtcIso(value: string): string {
+  const hasZone = /(Z|[+-]\d{2}(:?\d{2})?)$/i.test(value.trim());
+  const hasTime = value.includes('T') || value.includes(' ');
+  return new Date(hasTime && !hasZone ? `${value.trim()}Z` : value).toISOString();
+}
+
+/**
+ * The rollout the query names: exactly one `rollout_id:<id>` tag. Checked
+ * after the preprocessor, which may add it.
+ */
+export function rolloutIdOf(query: TracesQuery): string {
+  const ids = [...new Set(tagValues(query.tags, ROLLOUT_TAG))];
+  if (ids.length === 0 || ids.some((id) => id.trim() === '')) {
+    throw new GatewayError(
+      GatewayErrorCode.MissingRolloutTag,
+      'The tags must include the rollout to read, as a rollout_id:<id> tag: add ?tags=rollout_id:<your rollout id> to the URL.',
+      { param: 'tags' },
+    );
+  }
+  if (ids.length > 1) {
+    throw new GatewayError(GatewayErrorCode.InvalidQuery, `The tags name ${ids.length} rollouts (${ids.join(', ')}): read one rollout per call.`, { param: 'tags' });
+  }
+  return ids[0];
+}
+
+/** Which field groups the answer carries (all when `fields` is absent). */
+export function fieldGroups(query: TracesQuery): { io: boolean; observations: boolean } {
+  if (!query.fields) return { io: true, observations: true };
+  const groups = query.fields.split(',').map((f) => f.trim());
+  return { io: groups.includes('io'), observations: groups.includes('observations') };
+}

@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import type { AccountInfo } from '@app/auth';
+import { TracesQuery } from './traces-query';
+
+export interface TracesRequestContext {
+  /** The path's project_id, if the route has one (the default project applies otherwise). */
+  projectId?: string;
+  account: AccountInfo;
+  pointwise: boolean;
+}
+
+export interface PreprocessedTracesRequest {
+  query: TracesQuery;
+  projectId?: string;
+}
+
+/**
+ * Runs first on every /traces call, with the validated query: may rewrite
+ * the query (e.g. add the rollout_id tag from a header) and the project.
+ * Throw an HttpException/GatewayError to answer with it instead. Bind your
+ * own with `{ provide: TracesRequestPreprocessor, useClass: … }`.
+ */
+export abstract class TracesRequestPreprocessor {
+  abstract process(query: TracesQuery, context: TracesRequestContext): Promise<PreprocessedTracesRequest>;
+}
+
+@Injectable()
+export class PassThroughTracesRequestPreprocessor extends TracesRequestPreprocessor {
+  async process(query: TracesQuery, context: TracesRequestContext): Promise<PreprocessedTracesRequest> {
+    return { query, projectId: context.projectId };
+  }
+}
