@@ -1,1 +1,10 @@
 export * from './rollout-status.module';
+export * from './rollout-status.config';
+export * from './rollout-log.entry';
+export * from './rollout-log.store';
+export * from './redis-rollout-log.store';
+export * from './in-memory-rollout-log.store';
+export * from './rollout-logs.service';
+export * from './rollout-progress.service';
+export { normalizeStatus } from './status.normalizer';
+export { parseLogEntry, PostLogBody } from './log-entry.parser';

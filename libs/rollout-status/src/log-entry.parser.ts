@@ -1,0 +1,139 @@
+import { plainToInstance } from 'class-transformer';
+import { IsArray, IsObject, IsOptional, IsString, MaxLength, validateSync, ValidationError } from 'class-validator';
+import { randomUUID } from 'node:crypto';
+import { GatewayError, GatewayErrorCode } from '@app/common';
+import { rolloutIdsOf, StoredLogEntry } from './rollout-log.entry';
+import { RolloutStatusLimits } from './rollout-status.config';
+import { isPlainObject, normalizeStatus } from './status.normalizer';
+
+/** Same bound as the chat routes put on path ids. */
+export const MAX_ROLLOUT_ID_LENGTH = 256;
+export const MAX_TAG_LENGTH = 1024;
+export const MAX_PROGRAM_LENGTH = 256;
+
+/**
+ * The body of `POST /logs` as eval-protocol's FireworksTracingHttpHandler
+ * sends it. Only types are declared here; the configurable bounds and the
+ * status shapes are checked in parseLogEntry. Unknown fields are ignored, so
+ * a newer SDK adding one is not refused.
+ */
+export class PostLogBody {
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_PROGRAM_LENGTH)
+  program?: string | null;
+
+  /** One of three shapes; see normalizeStatus. */
+  @IsOptional()
+  status?: unknown;
+
+  @IsString()
+  message: string;
+
+  @IsArray()
+  @IsString({ each: true })
+  @MaxLength(MAX_TAG_LENGTH, { each: true })
+  tags: string[];
+
+  @IsOptional()
+  @IsObject()
+  extras?: Record<string, unknown> | null;
+
+  /** Older SDKs: status_code / status_message / status_details next to `status: "<word>"`. */
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, unknown> | null;
+
+  /** Not sent by the SDK today (it puts the level in extras.level); honoured when present. */
+  @IsOptional()
+  @IsString()
+  severity?: string | null;
+}
+
+export interface ParsedLogEntry {
+  /** Every rollout the entry belongs to (group-wise logs carry several `rollout_id:` tags). */
+  rolloutIds: string[];
+  entry: StoredLogEntry;
+}
+
+/** Google Cloud Logging's severities, which the hosted original's `severity` field follows. */
+export const SEVERITIES = ['DEFAULT', 'DEBUG', 'INFO', 'NOTICE', 'WARNING', 'ERROR', 'CRITICAL', 'ALERT', 'EMERGENCY'] as const;
+const SEVERITY_ALIASES: Record<string, string> = { WARN: 'WARNING', FATAL: 'CRITICAL', TRACE: 'DEBUG', ERR: 'ERROR' };
+
+/** Validates and normalises one `POST /logs` body; throws a 400 that names the field or limit. */
+export function parseLogEntry(body: unknown, limits: RolloutStatusLimits, now = Date.now()): ParsedLogEntry {
+  if (!isPlainObject(body)) {
+    throw invalid('the body must be a JSON object {program, status, message, tags, extras} sent with Content-Type: application/json.');
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(body), 'utf8');
+  if (bytes > limits.ROLLOUT_LOG_MAX_ENTRY_BYTES) {
+    throw invalid(`the entry is ${bytes} bytes of JSON, more than ROLLOUT_LOG_MAX_ENTRY_BYTES (${limits.ROLLOUT_LOG_MAX_ENTRY_BYTES}). Log less, or raise the limit.`);
+  }
+  const dto = plainToInstance(PostLogBody, body);
+  const errors = validateSync(dto, { forbidUnknownValues: false });
+  if (errors.length > 0) throw invalid(`${errors.map(describe).join('; ')}.`);
+
+  if (dto.message.length > limits.ROLLOUT_LOG_MAX_MESSAGE_CHARS) {
+    throw invalid(`message is ${dto.message.length} characters, more than ROLLOUT_LOG_MAX_MESSAGE_CHARS (${limits.ROLLOUT_LOG_MAX_MESSAGE_CHARS}).`);
+  }
+  if (dto.tags.length > limits.ROLLOUT_LOG_MAX_TAGS) {
+    throw invalid(`tags has ${dto.tags.length} entries, more than ROLLOUT_LOG_MAX_TAGS (${limits.ROLLOUT_LOG_MAX_TAGS}).`);
+  }
+  const rolloutIds = rolloutIdsOf(dto.tags);
+  if (rolloutIds.length === 0) {
+    throw new GatewayError(
+      GatewayErrorCode.MissingRolloutTag,
+      'Invalid log entry: tags must include at least one "rollout_id:<id>" tag (logs are stored per rollout).',
+    );
+  }
+  const tooLong = rolloutIds.find((id) => id.length > MAX_ROLLOUT_ID_LENGTH);
+  if (tooLong) throw invalid(`a rollout_id tag names an id longer than ${MAX_ROLLOUT_ID_LENGTH} characters.`);
+
+  const status = normalizeStatus(dto.status, dto.metadata);
+  return {
+    rolloutIds,
+    entry: {
+      id: randomUUID(),
+      ts: now,
+      program: dto.program ?? null,
+      message: dto.message,
+      severity: severityOf(dto.severity, dto.extras),
+      tags: [...dto.tags],
+      status,
+      extras: extrasOf(dto.extras, dto.metadata),
+    },
+  };
+}
+
+/** An explicit `severity` must be a known one; otherwise the SDK's `extras.level`, else INFO. */
+export function severityOf(severity: string | null | undefined, extras: Record<string, unknown> | null | undefined): string {
+  if (severity !== undefined && severity !== null) {
+    const known = canonicalSeverity(severity);
+    if (!known) throw invalid(`severity "${severity.slice(0, 40)}" is not one of ${SEVERITIES.join(', ')}.`);
+    return known;
+  }
+  const level = extras?.level;
+  return (typeof level === 'string' && canonicalSeverity(level)) || 'INFO';
+}
+
+function canonicalSeverity(value: string): string | undefined {
+  const upper = value.trim().toUpperCase();
+  const canonical = SEVERITY_ALIASES[upper] ?? upper;
+  return (SEVERITIES as readonly string[]).includes(canonical) ? canonical : undefined;
+}
+
+/** metadata fields other than the status ones are kept, under extras.metadata. */
+function extrasOf(extras: Record<string, unknown> | null | undefined, metadata: Record<string, unknown> | null | undefined): Record<string, unknown> | null {
+  const rest = Object.fromEntries(Object.entries(metadata ?? {}).filter(([k]) => !['status_code', 'status_message', 'status_details'].includes(k)));
+  if (Object.keys(rest).length === 0) return extras ?? null;
+  return { ...(extras ?? {}), metadata: { ...rest, ...(isPlainObject(extras?.metadata) ? extras.metadata : {}) } };
+}
+
+function describe(e: ValidationError): string {
+  const constraints = Object.values(e.constraints ?? {});
+  return constraints.length > 0 ? constraints.join(', ') : `${e.property} is invalid`;
+}
+
+function invalid(message: string): GatewayError {
+  return new GatewayError(GatewayErrorCode.BadRequest, `Invalid log entry: ${message}`);
+}

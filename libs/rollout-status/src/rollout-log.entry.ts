@@ -1,0 +1,44 @@
+/** A rollout status as stored and returned: eval-protocol's `Status` (AIP-193 shaped). */
+export interface RolloutStatus {
+  /** google.rpc.Code numbers, plus eval-protocol's 100 = finished and 101 = running. */
+  code: number;
+  message: string;
+  details: unknown;
+}
+
+/** eval-protocol's own codes (eval_protocol/models.py `Status.Code`). */
+export const STATUS_FINISHED = 100;
+export const STATUS_RUNNING = 101;
+
+/** One log entry as the store keeps it. `ts` is the gateway's receive time (epoch ms). */
+export interface StoredLogEntry {
+  /** Random id, so a reader paging through a list that grows meanwhile skips what it has seen. */
+  id: string;
+  ts: number;
+  program: string | null;
+  message: string;
+  severity: string;
+  tags: string[];
+  status: RolloutStatus | null;
+  extras: Record<string, unknown> | null;
+}
+
+/** The newest status of a rollout, with the extras of the entry that posted it. */
+export interface StoredStatus {
+  ts: number;
+  status: RolloutStatus;
+  extras: Record<string, unknown> | null;
+}
+
+export const ROLLOUT_TAG_PREFIX = 'rollout_id:';
+
+/** Rollout ids named by `rollout_id:` tags, in order, without duplicates or empty ids. */
+export function rolloutIdsOf(tags: readonly string[]): string[] {
+  const ids: string[] = [];
+  for (const tag of tags) {
+    if (!tag.startsWith(ROLLOUT_TAG_PREFIX)) continue;
+    const id = tag.slice(ROLLOUT_TAG_PREFIX.length);
+    if (id && !ids.includes(id)) ids.push(id);
+  }
+  return ids;
+}

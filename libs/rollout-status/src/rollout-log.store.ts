@@ -1,0 +1,38 @@
+import { StoredLogEntry, StoredStatus } from './rollout-log.entry';
+
+/** What the built-in adapters are built with (from the tracking and rollout-status config). */
+export interface RolloutLogStoreOptions {
+  /** REDIS_KEY_PREFIX: keys look like `mgw:{rollout}:logs`. */
+  keyPrefix: string;
+  /** ROLLOUT_TTL_SECONDS, renewed on every write. */
+  ttlSeconds: number;
+  /** ROLLOUT_LOGS_MAX_ENTRIES. */
+  maxEntries: number;
+}
+
+/**
+ * The port every rollout-log backend implements. Abstract class = injection
+ * token: `{ provide: RolloutLogStore, useClass: MyStore }` swaps it.
+ * Contract: one bounded list per rollout, newest first; the newest status
+ * kept apart so reading it is O(1); every write renews the rollout's TTL.
+ */
+export abstract class RolloutLogStore {
+  /** 'redis' | 'memory' | anything a custom adapter calls itself. */
+  abstract readonly kind: string;
+
+  /**
+   * Prepends the entry to the rollout's list (trimmed to the configured
+   * length) and, when it carries a status that is not older than the stored
+   * one, makes it the rollout's status.
+   */
+  abstract append(rolloutId: string, entry: StoredLogEntry): Promise<void>;
+
+  /** Up to `count` entries, newest first, skipping the `offset` newest. */
+  abstract range(rolloutId: string, offset: number, count: number): Promise<StoredLogEntry[]>;
+
+  /** How many entries the rollout's list holds. */
+  abstract count(rolloutId: string): Promise<number>;
+
+  /** The newest status posted for the rollout, or null. */
+  abstract latestStatus(rolloutId: string): Promise<StoredStatus | null>;
+}
