@@ -299,7 +299,7 @@ describe('a v4 Langfuse read through v2, legacy and auto', () => {
     for (const app of [v2, legacy]) {
       const res = await get(app, `/traces?tags=rollout_id:${rollout}&max_retries=1`);
       expect(res.status).toBe(404);
-      expect(res.body.detail).toContain('found 4 of 5 expected');
+      expect(res.body.detail).toMatch(/^Incomplete traces: found 4 of 5 expected/);
       expect(res.body.error).toMatchObject({ code: 'incomplete_traces', found: 4, expected: 5, missing_insertion_ids: [lost] });
     }
   });
@@ -387,7 +387,7 @@ describe('a v4 Langfuse read through v2, legacy and auto', () => {
     const rollout = await get(auto, `/traces?tags=rollout_id:${rid()}`);
     expect(rollout.status).toBe(404);
     expect(rollout.body.error.code).toBe('unknown_rollout');
-    expect(rollout.body.detail).toContain('No completions were recorded for rollout');
+    expect(rollout.body.detail).toMatch(/^No traces found: no completions were recorded for rollout/);
   });
 
   it('keys Langfuse rejects → 502 that names the project, not the key', async () => {

@@ -1,8 +1,8 @@
 /**
- * Boots the real gateway (AppModule, same bootstrap as main.ts) on a free
+ * Boots the real gateway (AppModule by default, same bootstrap as main.ts) on a free
  * port with the given environment, for e2e tests over real HTTP.
  */
-import { ConsoleLogger } from '@nestjs/common';
+import { ConsoleLogger, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { randomUUID } from 'node:crypto';
@@ -42,14 +42,14 @@ const ENV_KEYS = [
   'ROLLOUT_LOGS_MAX_ENTRIES', 'ROLLOUT_LOG_MAX_MESSAGE_CHARS', 'ROLLOUT_LOG_MAX_TAGS', 'ROLLOUT_LOG_MAX_ENTRY_BYTES',
 ];
 
-export async function startGateway(env: Record<string, string | undefined> = {}): Promise<StartedGateway> {
+export async function startGateway(env: Record<string, string | undefined> = {}, rootModule: Type<unknown> = AppModule): Promise<StartedGateway> {
   const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
   const keyPrefix = `test-${randomUUID().slice(0, 8)}`;
   for (const k of ENV_KEYS) delete process.env[k];
   Object.assign(process.env, { REDIS_KEY_PREFIX: keyPrefix, LANGFUSE_EXPORT: 'false' }, stripUndefined(env));
   const logs: string[] = [];
   try {
-    const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false, logger: new CapturingLogger(logs) });
+    const app = await NestFactory.create<NestExpressApplication>(rootModule, { bodyParser: false, logger: new CapturingLogger(logs) });
     configureGatewayApp(app);
     await app.listen(0, '127.0.0.1');
     const address = app.getHttpServer().address() as { port: number };

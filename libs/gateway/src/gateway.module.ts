@@ -12,7 +12,7 @@ import { CompletenessTrackingModule } from '@app/completeness-tracking';
 import { CatchAllProxyModule, ChatRequestPreprocessor, CompletionForwardingModule } from '@app/completion-forwarding';
 import { CredentialVaultModule } from '@app/credential-vault';
 import { RolloutStatusModule } from '@app/rollout-status';
-import { TraceRetrievalModule } from '@app/trace-retrieval';
+import { CUSTOM_TRACES_PREPROCESSOR, TraceRetrievalModule, TracesRequestPreprocessor } from '@app/trace-retrieval';
 import { appConfig } from './app.config';
 import { HealthController } from './health.controller';
 import { GatewayMetrics, MetricsController } from './metrics';
@@ -29,6 +29,8 @@ export interface GatewayModuleExtras {
   authProvider?: Type<AuthProvider>;
   /** Rewrites a chat call's body and path metadata before it is tagged and forwarded. */
   chatPreprocessor?: Type<ChatRequestPreprocessor>;
+  /** Rewrites a /traces query (e.g. pins the project from the account) before it runs. */
+  tracesPreprocessor?: Type<TracesRequestPreprocessor>;
   /** More Nest modules: extra routes, guards (APP_GUARD), interceptors… Imported before the catch-all. */
   imports?: ModuleMetadata['imports'];
   /** Extra controllers mounted in the gateway module itself. */
@@ -54,9 +56,13 @@ const builder = new ConfigurableModuleBuilder<GatewayModuleOptions>()
       ...(extras.imports ?? []),
       ...(extras.catchAll === false ? [] : [CatchAllProxyModule]),
     ],
-    providers: [...(definition.providers ?? []), GatewayMetrics],
+    providers: [
+      ...(definition.providers ?? []),
+      GatewayMetrics,
+      ...(extras.tracesPreprocessor ? [{ provide: CUSTOM_TRACES_PREPROCESSOR, useClass: extras.tracesPreprocessor }] : []),
+    ],
     controllers: [HealthController, MetricsController, ...(definition.controllers ?? []), ...(extras.controllers ?? [])],
-    exports: [...(definition.exports ?? [])],
+    exports: [...(definition.exports ?? []), ...(extras.tracesPreprocessor ? [CUSTOM_TRACES_PREPROCESSOR] : [])],
   }))
   .build();
 

@@ -197,7 +197,7 @@ describe('TraceRetrievalService', () => {
     const err = await failure(service(reader, ids.slice(0, 1)).readTraces({ query: parseTracesQuery({ tags: 'rollout_id:nope' }), pointwise: false }));
     expect(err.code).toBe(GatewayErrorCode.UnknownRollout);
     expect(err.status).toBe(404);
-    expect(err.message).toContain('No completions were recorded for rollout "nope"');
+    expect(err.message).toContain('No traces found: no completions were recorded for rollout "nope"');
     expect(reader.calls).toHaveLength(0);
   });
 

@@ -15,7 +15,7 @@ import { LangfuseReader } from './langfuse.reader';
 import { traceRetrievalConfig } from './trace-retrieval.config';
 import { TraceRetrievalService } from './trace-retrieval.service';
 import { TracesController } from './traces.controller';
-import { PassThroughTracesRequestPreprocessor, TracesRequestPreprocessor } from './traces-request.preprocessor';
+import { CUSTOM_TRACES_PREPROCESSOR, PassThroughTracesRequestPreprocessor, TracesRequestPreprocessor } from './traces-request.preprocessor';
 import { V2LangfuseReader } from './v2-langfuse.reader';
 
 @Module({
@@ -27,7 +27,12 @@ import { V2LangfuseReader } from './v2-langfuse.reader';
     LegacyLangfuseReader,
     AutoLangfuseReader,
     { provide: LangfuseReader, useExisting: AutoLangfuseReader },
-    { provide: TracesRequestPreprocessor, useClass: PassThroughTracesRequestPreprocessor },
+    PassThroughTracesRequestPreprocessor,
+    {
+      provide: TracesRequestPreprocessor,
+      inject: [PassThroughTracesRequestPreprocessor, { token: CUSTOM_TRACES_PREPROCESSOR, optional: true }],
+      useFactory: (passThrough: TracesRequestPreprocessor, custom?: TracesRequestPreprocessor) => custom ?? passThrough,
+    },
     TraceRetrievalService,
   ],
   exports: [TraceRetrievalService, LangfuseReader, TracesRequestPreprocessor],

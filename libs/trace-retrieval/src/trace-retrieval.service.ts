@@ -125,7 +125,9 @@ export class TraceRetrievalService {
     if (ids.length === 0) {
       throw new GatewayError(
         GatewayErrorCode.UnknownRollout,
-        `No completions were recorded for rollout "${rolloutId}": nothing to return. Check the rollout_id tag, and that the rollout's chat calls went through this gateway with rollout metadata in the URL.`,
+        // "No traces found" / "Incomplete traces" are what eval-protocol's tracing adapter
+        // looks for in a 404's detail before it retries; keep them at the start.
+        `No traces found: no completions were recorded for rollout "${rolloutId}". Check the rollout_id tag, and that the rollout's chat calls went through this gateway with rollout metadata in the URL.`,
         { rollout_id: rolloutId },
       );
     }
@@ -158,8 +160,8 @@ function incomplete(
 ): GatewayError {
   const narrowed = query.tags.length > 1 || Object.keys(toFilter(query)).length > 1;
   const what = newest
-    ? `The newest completion of rollout "${rolloutId}" (insertion_id ${newest}) is not visible in Langfuse yet: found ${result.found} of ${result.expected} expected`
-    : `Traces of rollout "${rolloutId}" are incomplete: found ${result.found} of ${result.expected} expected completions in Langfuse`;
+    ? `Incomplete traces: the newest completion of rollout "${rolloutId}" (insertion_id ${newest}) is not visible in Langfuse yet: found ${result.found} of ${result.expected} expected`
+    : `Incomplete traces: found ${result.found} of ${result.expected} expected completions of rollout "${rolloutId}" in Langfuse`;
   const why = [
     `after ${result.rounds} re-query round(s) (max_retries=${query.max_retries})`,
     result.stoppedByBudget ? 'stopped early because the next wait would overrun LANGFUSE_READ_BUDGET_MS' : '',

@@ -24,6 +24,13 @@ export abstract class TracesRequestPreprocessor {
   abstract process(query: TracesQuery, context: TracesRequestContext): Promise<PreprocessedTracesRequest>;
 }
 
+/**
+ * Optional global token: when a module (GatewayModule's `tracesPreprocessor`
+ * extra) provides it, TraceRetrievalModule uses it instead of the
+ * pass-through, without a second instance of TraceRetrievalModule.
+ */
+export const CUSTOM_TRACES_PREPROCESSOR = Symbol('CUSTOM_TRACES_PREPROCESSOR');
+
 @Injectable()
 export class PassThroughTracesRequestPreprocessor extends TracesRequestPreprocessor {
   async process(query: TracesQuery, context: TracesRequestContext): Promise<PreprocessedTracesRequest> {
