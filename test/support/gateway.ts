@@ -39,12 +39,13 @@ const ENV_KEYS = [
   'REDIS_PASSWORD', 'REDIS_KEY_PREFIX', 'ROLLOUT_TTL_SECONDS', 'REGISTRATION_QUEUE_SIZE', 'LITELLM_URL', 'LITELLM_TRUSTED', 'DEFAULT_UPSTREAM_URL',
   'UPSTREAM_PROVIDERS', 'REQUEST_TIMEOUT', 'ALLOW_PRIVATE_UPSTREAMS', 'FORWARD_METADATA_TAGS', 'UPSTREAM_MAX_FREE_SOCKETS', 'LANGFUSE_EXPORT',
   'LANGFUSE_ENVIRONMENT', 'LANGFUSE_FLUSH_AT', 'LANGFUSE_FLUSH_INTERVAL', 'LANGFUSE_EXPORT_QUEUE_SIZE', 'AUTH_PROVIDER', 'LANGFUSE_READ_API',
-  'ROLLOUT_LOGS_MAX_ENTRIES', 'ROLLOUT_LOG_MAX_MESSAGE_CHARS', 'ROLLOUT_LOG_MAX_TAGS', 'ROLLOUT_LOG_MAX_ENTRY_BYTES',
+  'LANGFUSE_READ_TIMEOUT_MS', 'LANGFUSE_READ_CONCURRENCY', 'LANGFUSE_READ_RPM', 'LANGFUSE_READ_BUDGET_MS', 'LANGFUSE_COMPLETENESS_BACKOFF_MS',
+  'LANGFUSE_V2_PAGE_SIZE', 'ROLLOUT_LOGS_MAX_ENTRIES', 'ROLLOUT_LOG_MAX_MESSAGE_CHARS', 'ROLLOUT_LOG_MAX_TAGS', 'ROLLOUT_LOG_MAX_ENTRY_BYTES',
 ];
 
 export async function startGateway(env: Record<string, string | undefined> = {}, rootModule: Type<unknown> = AppModule): Promise<StartedGateway> {
   const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
-  const keyPrefix = `test-${randomUUID().slice(0, 8)}`;
+  const keyPrefix = env.REDIS_KEY_PREFIX ?? `test-${randomUUID().slice(0, 8)}`;
   for (const k of ENV_KEYS) delete process.env[k];
   Object.assign(process.env, { REDIS_KEY_PREFIX: keyPrefix, LANGFUSE_EXPORT: 'false' }, stripUndefined(env));
   const logs: string[] = [];

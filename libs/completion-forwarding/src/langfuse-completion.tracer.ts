@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { ConfigType } from '@nestjs/config';
 import { SpanStatusCode, Tracer } from '@opentelemetry/api';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { LANGFUSE_SDK_VERSION, LANGFUSE_TRACER_NAME } from '@langfuse/core';
 import { LangfuseSpanProcessor } from '@langfuse/otel';
 import { createObservationAttributes, createTraceAttributes, LangfuseOtelSpanAttributes } from '@langfuse/tracing';
 import { CredentialVault, LangfuseCredentials } from '@app/credential-vault';
@@ -105,10 +106,11 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
         flushInterval: this.config.LANGFUSE_FLUSH_INTERVAL,
         environment: this.config.LANGFUSE_ENVIRONMENT,
         mediaUploadEnabled: false,
-        shouldExportSpan: () => true,
       });
       const provider = new BasicTracerProvider({ spanProcessors: [processor] });
-      entry = { provider, tracer: provider.getTracer('metadata-gateway') };
+      // The SDK's own scope name: Langfuse copies every span attribute into the
+      // observation metadata for spans of other instrumentation scopes.
+      entry = { provider, tracer: provider.getTracer(LANGFUSE_TRACER_NAME, LANGFUSE_SDK_VERSION) };
       this.projects.set(creds.projectId, entry);
     }
     return entry;
