@@ -1,5 +1,6 @@
-import { GatewayError, GatewayErrorCode } from '@app/common';
+import { GatewayErrorCode } from '@app/common';
 import { parseLogEntry, severityOf } from './log-entry.parser';
+import { thrown } from '../../../test/support/thrown';
 
 const limits = { ROLLOUT_LOG_MAX_MESSAGE_CHARS: 100, ROLLOUT_LOG_MAX_TAGS: 4, ROLLOUT_LOG_MAX_ENTRY_BYTES: 2048 };
 
@@ -13,14 +14,6 @@ const sdkBody = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-function error(fn: () => unknown): GatewayError {
-  try {
-    fn();
-  } catch (e) {
-    return e as GatewayError;
-  }
-  throw new Error('expected a GatewayError');
-}
 
 describe('parseLogEntry', () => {
   it('accepts the SDK body, stamps the receive time and takes severity from extras.level', () => {
@@ -54,30 +47,30 @@ describe('parseLogEntry', () => {
   });
 
   it('without a rollout_id tag → missing_rollout_tag', () => {
-    const e = error(() => parseLogEntry(sdkBody({ tags: ['experiment_id:e', 'rollout_id:'] }), limits));
+    const e = thrown(() => parseLogEntry(sdkBody({ tags: ['experiment_id:e', 'rollout_id:'] }), limits));
     expect(e.code).toBe(GatewayErrorCode.MissingRolloutTag);
     expect(e.message).toMatch(/at least one "rollout_id:<id>" tag/);
   });
 
   it('names the field when a type is wrong', () => {
-    expect(error(() => parseLogEntry(sdkBody({ tags: 'rollout_id:r' }), limits)).message).toMatch(/tags must be an array/);
-    expect(error(() => parseLogEntry(sdkBody({ message: 5 }), limits)).message).toMatch(/message must be a string/);
-    expect(error(() => parseLogEntry(sdkBody({ tags: ['rollout_id:r', 7] }), limits)).message).toMatch(/each value in tags must be a string/);
-    expect(error(() => parseLogEntry(sdkBody({ extras: ['x'] }), limits)).message).toMatch(/extras must be an object/);
-    expect(error(() => parseLogEntry(sdkBody({ program: 1 }), limits)).message).toMatch(/program must be a string/);
-    expect(error(() => parseLogEntry([], limits)).message).toMatch(/the body must be a JSON object/);
-    expect(error(() => parseLogEntry(sdkBody({ message: undefined }), limits)).code).toBe(GatewayErrorCode.BadRequest);
+    expect(thrown(() => parseLogEntry(sdkBody({ tags: 'rollout_id:r' }), limits)).message).toMatch(/tags must be an array/);
+    expect(thrown(() => parseLogEntry(sdkBody({ message: 5 }), limits)).message).toMatch(/message must be a string/);
+    expect(thrown(() => parseLogEntry(sdkBody({ tags: ['rollout_id:r', 7] }), limits)).message).toMatch(/each value in tags must be a string/);
+    expect(thrown(() => parseLogEntry(sdkBody({ extras: ['x'] }), limits)).message).toMatch(/extras must be an object/);
+    expect(thrown(() => parseLogEntry(sdkBody({ program: 1 }), limits)).message).toMatch(/program must be a string/);
+    expect(thrown(() => parseLogEntry([], limits)).message).toMatch(/the body must be a JSON object/);
+    expect(thrown(() => parseLogEntry(sdkBody({ message: undefined }), limits)).code).toBe(GatewayErrorCode.BadRequest);
   });
 
   it('names the limit when the message, the tag count or the entry is too large', () => {
-    expect(error(() => parseLogEntry(sdkBody({ message: 'x'.repeat(101) }), limits)).message).toMatch(/message is 101 characters, more than ROLLOUT_LOG_MAX_MESSAGE_CHARS \(100\)/);
-    expect(error(() => parseLogEntry(sdkBody({ tags: ['rollout_id:r', 'a', 'b', 'c', 'd'] }), limits)).message).toMatch(/tags has 5 entries, more than ROLLOUT_LOG_MAX_TAGS \(4\)/);
-    expect(error(() => parseLogEntry(sdkBody({ extras: { blob: 'x'.repeat(3000) } }), limits)).message).toMatch(/bytes of JSON, more than ROLLOUT_LOG_MAX_ENTRY_BYTES \(2048\)/);
-    expect(error(() => parseLogEntry(sdkBody({ tags: [`rollout_id:${'r'.repeat(257)}`] }), { ...limits, ROLLOUT_LOG_MAX_ENTRY_BYTES: 1e6 })).message).toMatch(/longer than 256/);
+    expect(thrown(() => parseLogEntry(sdkBody({ message: 'x'.repeat(101) }), limits)).message).toMatch(/message is 101 characters, more than ROLLOUT_LOG_MAX_MESSAGE_CHARS \(100\)/);
+    expect(thrown(() => parseLogEntry(sdkBody({ tags: ['rollout_id:r', 'a', 'b', 'c', 'd'] }), limits)).message).toMatch(/tags has 5 entries, more than ROLLOUT_LOG_MAX_TAGS \(4\)/);
+    expect(thrown(() => parseLogEntry(sdkBody({ extras: { blob: 'x'.repeat(3000) } }), limits)).message).toMatch(/bytes of JSON, more than ROLLOUT_LOG_MAX_ENTRY_BYTES \(2048\)/);
+    expect(thrown(() => parseLogEntry(sdkBody({ tags: [`rollout_id:${'r'.repeat(257)}`] }), { ...limits, ROLLOUT_LOG_MAX_ENTRY_BYTES: 1e6 })).message).toMatch(/longer than 256/);
   });
 
   it('rejects a bad status with the status message', () => {
-    expect(error(() => parseLogEntry(sdkBody({ status: { message: 'no code' } }), limits)).message).toMatch(/^Invalid log entry: status has no code/);
+    expect(thrown(() => parseLogEntry(sdkBody({ status: { message: 'no code' } }), limits)).message).toMatch(/^Invalid log entry: status has no code/);
   });
 });
 

@@ -1,16 +1,9 @@
-import { GatewayError, GatewayErrorCode } from '@app/common';
+import { GatewayErrorCode } from '@app/common';
 import { normalizeStatus } from './status.normalizer';
+import { thrown } from '../../../test/support/thrown';
 
 const details = [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'TERMINATION_REASON', metadata: { termination_reason: 'stop' } }];
 
-function error(fn: () => unknown): GatewayError {
-  try {
-    fn();
-  } catch (e) {
-    return e as GatewayError;
-  }
-  throw new Error('expected a GatewayError');
-}
 
 describe('normalizeStatus', () => {
   it('current SDK: status {code, message, details}', () => {
@@ -49,24 +42,24 @@ describe('normalizeStatus', () => {
   });
 
   it('rejects a status without a code, naming the accepted shapes', () => {
-    const e = error(() => normalizeStatus({ message: 'x' }));
+    const e = thrown(() => normalizeStatus({ message: 'x' }));
     expect(e.code).toBe(GatewayErrorCode.BadRequest);
     expect(e.message).toMatch(/status has no code; send status as \{code, message, details\}/);
   });
 
   it('rejects a non-integer code and names the field', () => {
-    expect(error(() => normalizeStatus({ code: 1.5 })).message).toMatch(/status\.code must be a non-negative integer/);
-    expect(error(() => normalizeStatus({ status_code: 'done' })).message).toMatch(/status\.status_code must be a non-negative integer/);
-    expect(error(() => normalizeStatus('x', { status_code: -1 })).message).toMatch(/metadata\.status_code must be a non-negative integer/);
+    expect(thrown(() => normalizeStatus({ code: 1.5 })).message).toMatch(/status\.code must be a non-negative integer/);
+    expect(thrown(() => normalizeStatus({ status_code: 'done' })).message).toMatch(/status\.status_code must be a non-negative integer/);
+    expect(thrown(() => normalizeStatus('x', { status_code: -1 })).message).toMatch(/metadata\.status_code must be a non-negative integer/);
   });
 
   it('rejects an unknown word without metadata.status_code', () => {
-    expect(error(() => normalizeStatus('sleepy')).message).toMatch(/status "sleepy" comes without metadata\.status_code and is not a known word/);
+    expect(thrown(() => normalizeStatus('sleepy')).message).toMatch(/status "sleepy" comes without metadata\.status_code and is not a known word/);
   });
 
   it('rejects a message that is not a string, and other status types', () => {
-    expect(error(() => normalizeStatus({ code: 1, message: 3 })).message).toMatch(/status\.message must be a string/);
-    expect(error(() => normalizeStatus([101])).message).toMatch(/status must be an object, a string or null \(got an array\)/);
-    expect(error(() => normalizeStatus(101)).message).toMatch(/got number/);
+    expect(thrown(() => normalizeStatus({ code: 1, message: 3 })).message).toMatch(/status\.message must be a string/);
+    expect(thrown(() => normalizeStatus([101])).message).toMatch(/status must be an object, a string or null \(got an array\)/);
+    expect(thrown(() => normalizeStatus(101)).message).toMatch(/got number/);
   });
 });

@@ -1,14 +1,7 @@
 import { GatewayError, GatewayErrorCode } from '@app/common';
 import { fieldGroups, parseTracesQuery, rolloutIdOf } from './traces-query';
+import { thrown } from '../../../test/support/thrown';
 
-function rejection(fn: () => unknown): GatewayError {
-  try {
-    fn();
-  } catch (err) {
-    return err as GatewayError;
-  }
-  throw new Error('expected a GatewayError');
-}
 
 describe('parseTracesQuery', () => {
   it('applies the defaults and keeps a single tag as a list', () => {
@@ -71,7 +64,7 @@ describe('parseTracesQuery', () => {
     ['fields', 'core,everything', 'a comma-separated list of core, io, scores, observations, metrics'],
     ['user_id', ['a', 'b'], 'a single non-empty string'],
   ])('%s=%j → 400 naming the parameter and what it takes', (param, value, expected) => {
-    const err = rejection(() => parseTracesQuery({ tags: 'rollout_id:r', [param]: value }));
+    const err = thrown(() => parseTracesQuery({ tags: 'rollout_id:r', [param]: value }));
     expect(err).toBeInstanceOf(GatewayError);
     expect(err.code).toBe(GatewayErrorCode.InvalidQuery);
     expect(err.status).toBe(400);
@@ -80,13 +73,13 @@ describe('parseTracesQuery', () => {
   });
 
   it('names every bad parameter at once', () => {
-    const err = rejection(() => parseTracesQuery({ limit: 'x', max_retries: 'y' }));
+    const err = thrown(() => parseTracesQuery({ limit: 'x', max_retries: 'y' }));
     expect(err.message).toMatch(/^Invalid query parameters: limit: .*; max_retries: /);
     expect(err.details).toEqual({ param: ['limit', 'max_retries'] });
   });
 
   it('rejects a window that ends before it starts', () => {
-    const err = rejection(() => parseTracesQuery({ from_timestamp: '2026-01-02T00:00:00Z', to_timestamp: '2026-01-01T00:00:00Z' }));
+    const err = thrown(() => parseTracesQuery({ from_timestamp: '2026-01-02T00:00:00Z', to_timestamp: '2026-01-01T00:00:00Z' }));
     expect(err.code).toBe(GatewayErrorCode.InvalidQuery);
     expect(err.message).toContain('from_timestamp');
   });
@@ -98,14 +91,14 @@ describe('rolloutIdOf', () => {
   });
 
   it.each([[{}], [{ tags: 'row_id:w' }], [{ tags: 'rollout_id:' }]])('%j → 400 that says how to fix it', (raw) => {
-    const err = rejection(() => rolloutIdOf(parseTracesQuery(raw)));
+    const err = thrown(() => rolloutIdOf(parseTracesQuery(raw)));
     expect(err.code).toBe(GatewayErrorCode.MissingRolloutTag);
     expect(err.status).toBe(400);
     expect(err.message).toContain('?tags=rollout_id:');
   });
 
   it('refuses two rollouts in one call', () => {
-    const err = rejection(() => rolloutIdOf(parseTracesQuery({ tags: ['rollout_id:a', 'rollout_id:b'] })));
+    const err = thrown(() => rolloutIdOf(parseTracesQuery({ tags: ['rollout_id:a', 'rollout_id:b'] })));
     expect(err.code).toBe(GatewayErrorCode.InvalidQuery);
     expect(err.message).toContain('a, b');
   });
