@@ -1,0 +1,150 @@
+/**
+ * The pieces every scenario shares: Redis (as the tests find or start it), the
+ * fake OpenAI upstream and the pass-through proxy as child processes, the fake
+ * Langfuse in-process (its `calls` and stored traces are read directly).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import ts from 'typescript';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { startFakeLangfuse, type FakeLangfuse, type FakeLangfuseOptions } from '../../test/fakes/fake-langfuse.server';
+import { resolveOrStartRedis, type ResolvedRedis } from '../../test/support/redis';
+import { BENCH_PROJECT } from './gateway';
+import { BenchOptions } from './options';
+import { Child, cpuSets, REPO_ROOT, startNode } from './processes';
+
+export const TS_NODE = ['-r', 'ts-node/register/transpile-only'];
+
+export class BenchEnv {
+  private readonly stops: Array<() => Promise<unknown>> = [];
+  readonly logDir: string;
+  readonly cpu: { underTest?: string; rest?: string };
+
+  constructor(readonly options: BenchOptions, readonly runId: string) {
+    this.logDir = join(options.resultsDir, 'logs', runId);
+    mkdirSync(this.logDir, { recursive: true });
+    this.cpu = cpuSets(options.pin);
+  }
+
+  /** Where gateways started with --cpu-prof write their profiles. */
+  get cpuProfDir(): string {
+    return join(this.logDir, 'cpuprofile');
+  }
+
+  /** Settings every gateway of a scenario shares: logs, CPU pinning, profiling, extra env. */
+  gatewayCommon(): { logDir: string; cpuList?: string; cpuProfDir?: string; env: Record<string, string> } {
+    return {
+      logDir: this.logDir,
+      cpuList: this.cpu.underTest,
+      cpuProfDir: this.options.cpuProf ? this.cpuProfDir : undefined,
+      env: this.options.gatewayEnv,
+    };
+  }
+
+  /** pid → ms after spawn when the measured window began (profiles are summarised from there). */
+  readonly measuredFrom = new Map<number, number>();
+
+  /** Notes that the measured part of the load on `child` starts now. */
+  markMeasured(child: Child): void {
+    this.measuredFrom.set(child.pid, Date.now() - child.spawnedAt);
+  }
+
+  /** Registers a clean-up step (run in reverse order by stopAll). */
+  defer(stop: () => Promise<unknown>): void {
+    this.stops.push(stop);
+  }
+
+  async redis(): Promise<{ resolved: ResolvedRedis; client: Redis }> {
+    const resolved = await resolveOrStartRedis();
+    this.defer(() => resolved.stop());
+    const client = new Redis(resolved.url, { maxRetriesPerRequest: 1 });
+    this.defer(async () => client.disconnect());
+    return { resolved, client };
+  }
+
+  async fakeUpstream(name = 'fake-upstream'): Promise<Child> {
+    const child = await startNode({
+      name,
+      script: join(REPO_ROOT, 'test', 'fakes', 'fake-openai.server.ts'),
+      nodeArgs: TS_NODE,
+      env: { HOST: '127.0.0.1', FAKE_RECORD_REQUESTS: '0' },
+      readyPath: '/v1/models',
+      logDir: this.logDir,
+      cpuList: this.cpu.rest,
+    });
+    this.defer(() => child.stop());
+    return child;
+  }
+
+  /** The baseline proxy, transpiled to plain JS first so it runs on bare node (no TypeScript compiler in its memory). */
+  async passthroughProxy(upstreamUrl: string, nodeArgs: string[] = []): Promise<Child> {
+    const source = readFileSync(join(__dirname, '..', 'passthrough-proxy.ts'), 'utf8');
+    const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
+    const script = join(this.logDir, 'passthrough-proxy.js');
+    writeFileSync(script, js);
+    const child = await startNode({
+      name: 'passthrough-proxy',
+      script,
+      nodeArgs,
+      env: { UPSTREAM_URL: upstreamUrl },
+      readyPath: '/v1/models',
+      logDir: this.logDir,
+      cpuList: this.cpu.underTest,
+    });
+    this.defer(() => child.stop());
+    return child;
+  }
+
+  /**
+   * The fake Langfuse as its own process, for scenarios where it is only the
+   * export sink: its OTLP parsing then never stalls the load generator.
+   */
+  async fakeLangfuseProcess(): Promise<Child & { countTraces(rollout: string): Promise<number> }> {
+    const child = await startNode({
+      name: 'fake-langfuse',
+      script: join(REPO_ROOT, 'test', 'fakes', 'fake-langfuse.server.ts'),
+      nodeArgs: TS_NODE,
+      env: { HOST: '127.0.0.1', FAKE_LANGFUSE_PROJECTS: JSON.stringify([BENCH_PROJECT]) },
+      readyPath: '/api/public/health',
+      logDir: this.logDir,
+      cpuList: this.cpu.rest,
+    });
+    this.defer(() => child.stop());
+    const auth = `Basic ${Buffer.from(`${BENCH_PROJECT.publicKey}:${BENCH_PROJECT.secretKey}`).toString('base64')}`;
+    return {
+      ...child,
+      countTraces: async (rollout: string) => {
+        const res = await fetch(`${child.url}/api/public/traces?limit=1&fields=core&tags=${encodeURIComponent(`rollout_id:${rollout}`)}`, { headers: { authorization: auth } });
+        const body = (await res.json()) as { meta?: { totalItems?: number } };
+        return body.meta?.totalItems ?? 0;
+      },
+    };
+  }
+
+  async fakeLangfuse(extra: Partial<FakeLangfuseOptions> = {}): Promise<FakeLangfuse> {
+    const fake = await startFakeLangfuse({ projects: [BENCH_PROJECT], ...extra });
+    this.defer(() => fake.close());
+    return fake;
+  }
+
+  async stopAll(): Promise<void> {
+    while (this.stops.length > 0) {
+      const stop = this.stops.pop() as () => Promise<unknown>;
+      try {
+        await stop();
+      } catch {
+        // keep stopping the rest
+      }
+    }
+  }
+}
+
+/** Deletes every key of a bench prefix (SCAN, never KEYS). */
+export async function deletePrefix(client: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length > 0) await client.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}

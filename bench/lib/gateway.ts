@@ -1,0 +1,127 @@
+/**
+ * Starts the built gateway (dist/) as its own process, configured like a
+ * production deployment behind a LiteLLM-style upstream: Redis tracking on,
+ * Langfuse export on (to the fake), JSON logs at info.
+ */
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Child, LoopStats, REPO_ROOT, startNode } from './processes';
+
+export type { LoopStats };
+export type GatewayChild = Child;
+
+export const REPO_DIST = join(REPO_ROOT, 'dist');
+const MAIN_IN_DIST = join('apps', 'gateway', 'src', 'main.js');
+let gatewayMain = join(REPO_DIST, MAIN_IN_DIST);
+
+export const BENCH_PROJECT = { projectId: 'bench-project', publicKey: 'pk-lf-bench', secretKey: 'sk-lf-bench' };
+
+export interface GatewayStart {
+  name: string;
+  upstreamUrl: string;
+  redisUrl: string;
+  keyPrefix: string;
+  /** Fake Langfuse base URL; export is off without it. */
+  langfuseUrl?: string;
+  logDir: string;
+  cpuList?: string;
+  /** Write a V8 CPU profile into this directory when the gateway exits. */
+  cpuProfDir?: string;
+  env?: Record<string, string | undefined>;
+  /** Extra node flags (e.g. --expose-gc for the memory scenario). */
+  nodeArgs?: string[];
+}
+
+export function assertBuilt(dist = REPO_DIST): void {
+  const main = join(dist, MAIN_IN_DIST);
+  if (!existsSync(main)) {
+    throw new Error(`${main} is missing: build the gateway first (npm run build); the benchmark runs the built dist.`);
+  }
+}
+
+/**
+ * Copies the built gateway to a private directory inside the repo (so
+ * node_modules still resolves) and runs it from there: a rebuild during the
+ * run (nest build empties dist/) cannot pull files from under it. Returns the
+ * clean-up function.
+ */
+export function snapshotDist(snapshotDir: string, dist = REPO_DIST): () => void {
+  assertBuilt(dist);
+  rmSync(snapshotDir, { recursive: true, force: true });
+  cpSync(dist, snapshotDir, { recursive: true, filter: (src) => !src.endsWith('.map') && !src.endsWith('.tsbuildinfo') });
+  gatewayMain = join(snapshotDir, MAIN_IN_DIST);
+  assertBuilt(snapshotDir);
+  return () => rmSync(snapshotDir, { recursive: true, force: true });
+}
+
+/** A secrets YAML pointing the bench project at the fake Langfuse. */
+export function writeBenchSecrets(langfuseUrl: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-bench-secrets-'));
+  const path = join(dir, 'secrets.yaml');
+  writeFileSync(
+    path,
+    [
+      'langfuse_keys:',
+      `  ${BENCH_PROJECT.projectId}:`,
+      `    public_key: ${BENCH_PROJECT.publicKey}`,
+      `    secret_key: ${BENCH_PROJECT.secretKey}`,
+      `    host: ${langfuseUrl}`,
+      `default_project_id: ${BENCH_PROJECT.projectId}`,
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
+
+export async function startGatewayProcess(start: GatewayStart): Promise<GatewayChild> {
+  const nodeArgs = [...(start.nodeArgs ?? []), ...(start.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${start.cpuProfDir}`] : [])];
+  return startNode({
+    name: start.name,
+    script: gatewayMain,
+    nodeArgs,
+    readyPath: '/health',
+    logDir: start.logDir,
+    cpuList: start.cpuList,
+    env: {
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      SHUTDOWN_TIMEOUT: '2',
+      REDIS_URL: start.redisUrl,
+      REDIS_KEY_PREFIX: start.keyPrefix,
+      LITELLM_URL: `${start.upstreamUrl}/v1`,
+      ...(start.langfuseUrl
+        ? { LANGFUSE_EXPORT: 'true', LANGFUSE_HOST: start.langfuseUrl, SECRETS_PATH: writeBenchSecrets(start.langfuseUrl) }
+        : { LANGFUSE_EXPORT: 'false' }),
+      ...start.env,
+    },
+  });
+}
+
+/** The tracked chat route of the eval-protocol SDK (no /v1, no project). */
+export function trackedPath(rolloutId: string, row = 'row-1'): string {
+  return `/rollout_id/${rolloutId}/invocation_id/inv-bench/experiment_id/exp-bench/run_id/run-bench/row_id/${row}/chat/completions`;
+}
+
+/** A small but realistic chat body (system + user turn, sampling params), ~700 bytes. */
+export function chatBody(extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    model: 'fake-model',
+    messages: [
+      {
+        role: 'system',
+        content:
+          'You are a careful assistant taking part in an evaluation. Answer concisely, show the final answer on the last line, and do not include chain-of-thought beyond what is needed to justify the answer.',
+      },
+      {
+        role: 'user',
+        content:
+          'A train leaves the station at 09:40 and travels 180 km at an average speed of 72 km/h. It then waits 15 minutes and travels another 96 km at 64 km/h. At what time does it arrive? Give the answer as HH:MM.',
+      },
+    ],
+    temperature: 0.2,
+    max_tokens: 256,
+    ...extra,
+  });
+}

@@ -1,0 +1,89 @@
+/**
+ * Where the gateway's per-request cost goes: the overhead load against the
+ * bare proxy and against gateways with features switched on one at a time
+ * (a fresh gateway process each). Not one of the issue's four numbers, but
+ * the quickest way to see which change moves what (before/after runs).
+ */
+import { randomUUID } from 'node:crypto';
+import { BenchEnv, deletePrefix } from '../lib/env';
+import { chatBody, startGatewayProcess, trackedPath } from '../lib/gateway';
+import { LoadResult, runLoad } from '../lib/load';
+import { Child, cpuTimeMs, sleep } from '../lib/processes';
+import { log, table } from '../lib/report';
+import { round } from '../lib/stats';
+
+export interface BreakdownRow {
+  variant: string;
+  load: Omit<LoadResult, 'insertionIds'>;
+  cpuMsPer1k: number;
+}
+
+interface Variant {
+  name: string;
+  path: (rollout: string) => string;
+  env: Record<string, string>;
+  proxy?: boolean;
+}
+
+const VARIANTS: Variant[] = [
+  { name: 'node pass-through proxy', path: () => '/v1/chat/completions', env: {}, proxy: true },
+  { name: 'gateway, untracked /v1/chat/completions, export off', path: () => '/v1/chat/completions', env: { LANGFUSE_EXPORT: 'false' } },
+  { name: 'gateway, tracked (Redis), export off', path: (r) => trackedPath(r), env: { LANGFUSE_EXPORT: 'false' } },
+  { name: 'gateway, untracked, export on', path: () => '/v1/chat/completions', env: { LANGFUSE_EXPORT: 'true' } },
+  { name: 'gateway, tracked (Redis), export on  (= c)', path: (r) => trackedPath(r), env: { LANGFUSE_EXPORT: 'true' } },
+];
+
+export async function runBreakdown(env: BenchEnv): Promise<{ settings: Record<string, unknown>; rows: BreakdownRow[] }> {
+  const o = env.options;
+  const { client: redis, resolved } = await env.redis();
+  const langfuse = await env.fakeLangfuseProcess();
+  const upstream = await env.fakeUpstream();
+  const headers = { 'content-type': 'application/json', authorization: 'Bearer sk-bench-provider-key', 'x-fake-latency-ms': String(o.upstreamLatencyMs) };
+  const body = chatBody();
+  const rows: BreakdownRow[] = [];
+  for (const v of VARIANTS) {
+    const keyPrefix = `bench-${randomUUID().slice(0, 8)}`;
+    let target: Child;
+    if (v.proxy) {
+      target = await env.passthroughProxy(upstream.url);
+    } else {
+      const common = env.gatewayCommon();
+      target = await startGatewayProcess({
+        ...common,
+        name: `gateway-${rows.length}`,
+        upstreamUrl: upstream.url,
+        redisUrl: resolved.url,
+        keyPrefix,
+        langfuseUrl: langfuse.url,
+        env: { ...common.env, ...v.env },
+      });
+    }
+    try {
+      const rollout = `bench-${Date.now()}`;
+      log(`  ${v.name}: warm-up ${o.warmupS} s, then ${o.durationS} s`);
+      if (o.warmupS > 0) await runLoad({ url: target.url + v.path(`${rollout}-warmup`), headers, body, connections: o.connections, durationS: o.warmupS });
+      await sleep(500);
+      env.markMeasured(target);
+      const before = cpuTimeMs(target.pid);
+      const { insertionIds: _ids, ...load } = await runLoad({ url: target.url + v.path(rollout), headers, body, connections: o.connections, durationS: o.durationS });
+      const cpuMsPer1k = ((cpuTimeMs(target.pid) - before) / Math.max(1, load.responses)) * 1000;
+      rows.push({ variant: v.name, load, cpuMsPer1k });
+      log(`    ${round(load.rps, 0)} req/s, p50 ${round(load.latency.p50)} ms, CPU ${round(cpuMsPer1k, 0)} ms/1k req`);
+    } finally {
+      await target.stop();
+      await deletePrefix(redis, keyPrefix);
+    }
+    await sleep(500);
+  }
+  return { settings: { connections: o.connections, durationS: o.durationS, upstreamLatencyMs: o.upstreamLatencyMs, gatewayEnv: o.gatewayEnv }, rows };
+}
+
+export function printBreakdown(r: { settings: Record<string, unknown>; rows: BreakdownRow[] }): void {
+  log(
+    table(
+      `Cost breakdown — ${r.settings.connections} connections, upstream ${r.settings.upstreamLatencyMs} ms, ${r.settings.durationS} s each`,
+      ['variant', 'req/s', 'p50 ms', 'p99 ms', 'non-200+err', 'CPU ms/1k req'],
+      r.rows.map((x) => [x.variant, round(x.load.rps, 0), round(x.load.latency.p50), round(x.load.latency.p99), x.load.responses - x.load.ok + x.load.errors, round(x.cpuMsPer1k, 0)]),
+    ),
+  );
+}
