@@ -51,6 +51,18 @@ describe('RolloutTracker', () => {
     await t.onModuleDestroy();
   });
 
+  it('concurrent drains store each queued id once and keep the count right', async () => {
+    const store = new FlakyStore();
+    const t = new RolloutTracker(store, config(10));
+    store.up = false;
+    await t.record('r', 'a');
+    await t.record('r', 'b');
+    store.up = true;
+    await Promise.all([t.drain(), t.drain(), t.drain()]);
+    expect(t.stats()).toMatchObject({ pending: 0, retriedOk: 2, registered: 2 });
+    await t.onModuleDestroy();
+  });
+
   it('fails loudly when the queue is full instead of dropping the id', async () => {
     const store = new FlakyStore();
     const t = new RolloutTracker(store, config(1));

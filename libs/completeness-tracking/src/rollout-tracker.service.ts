@@ -35,6 +35,7 @@ export class RolloutTracker implements OnModuleDestroy {
   private readonly pending = new Map<string, Set<string>>();
   private pendingCount = 0;
   private timer?: NodeJS.Timeout;
+  private draining?: Promise<void>;
   private backoffMs = RETRY_BASE_MS;
   private readonly counters = { registered: 0, queued: 0, retriedOk: 0, rejected: 0 };
 
@@ -105,8 +106,13 @@ export class RolloutTracker implements OnModuleDestroy {
     this.timer.unref();
   }
 
-  /** Retries queued ids; on the first failure backs off and waits for the next round. */
-  async drain(): Promise<void> {
+  /** Retries queued ids; on the first failure backs off and waits for the next round. One drain at a time. */
+  drain(): Promise<void> {
+    this.draining ??= this.drainOnce().finally(() => (this.draining = undefined));
+    return this.draining;
+  }
+
+  private async drainOnce(): Promise<void> {
     for (const [rolloutId, ids] of this.pending) {
       for (const id of [...ids]) {
         try {
