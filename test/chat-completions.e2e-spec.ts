@@ -331,3 +331,25 @@ describe('metrics', () => {
     }
   });
 });
+
+describe('client gone before the upstream answers', () => {
+  it('is not logged as an unhandled error and records nothing', async () => {
+    const gw = await startGateway({ LITELLM_URL: `${upstream.url}/v1`, REDIS_URL: testRedisUrl() });
+    try {
+      const rollout = rid();
+      const abort = new AbortController();
+      const pending = fetch(`${gw.url}${metadataPath({ rollout })}/chat/completions`, {
+        method: 'POST', signal: abort.signal, headers: { 'content-type': 'application/json', 'x-fake-latency-ms': '500' }, body: JSON.stringify({ model: 'm', messages: [] }),
+      }).catch((e) => e);
+      await new Promise((r) => setTimeout(r, 100));
+      abort.abort();
+      await pending;
+      await new Promise((r) => setTimeout(r, 700));
+      expect(gw.logs.join('\n')).not.toMatch(/Unhandled error/);
+      expect(await ids(gw, rollout)).toHaveLength(0);
+      expect(upstream.requests.some((r) => r.aborted)).toBe(true);
+    } finally {
+      await gw.close();
+    }
+  });
+});

@@ -21,6 +21,8 @@ export enum GatewayErrorCode {
   UpstreamTimeout = 'upstream_timeout',
   LangfuseUnavailable = 'langfuse_unavailable',
   TrackingUnavailable = 'tracking_unavailable',
+  /** The client went away before the answer; nobody reads the response. */
+  ClientClosedRequest = 'client_closed_request',
 }
 
 const STATUS: Record<GatewayErrorCode, number> = {
@@ -41,6 +43,7 @@ const STATUS: Record<GatewayErrorCode, number> = {
   [GatewayErrorCode.UpstreamTimeout]: 504,
   [GatewayErrorCode.LangfuseUnavailable]: 502,
   [GatewayErrorCode.TrackingUnavailable]: 503,
+  [GatewayErrorCode.ClientClosedRequest]: 499,
 };
 
 export class GatewayError extends Error {

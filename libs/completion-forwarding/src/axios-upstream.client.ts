@@ -70,7 +70,9 @@ export class AxiosUpstreamClient extends UpstreamClient implements OnModuleDestr
 
   private translate(err: AxiosError, url: URL): Error {
     const code = err.code ?? (err.cause as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ERR_CANCELED') return err;
+    if (code === 'ERR_CANCELED') {
+      return new GatewayError(GatewayErrorCode.ClientClosedRequest, `The client disconnected before ${url.host} answered.`);
+    }
     if (code === 'EPRIVATEADDR' || (err.cause as { code?: string } | undefined)?.code === 'EPRIVATEADDR') return forbidden(url.host);
     if (code === 'ETIMEDOUT' || code === 'ECONNABORTED') {
       return new GatewayError(

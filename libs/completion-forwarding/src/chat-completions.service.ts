@@ -222,7 +222,7 @@ async function readAll(body: Readable, signal: AbortSignal): Promise<Buffer> {
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);
   } catch (err) {
-    if (signal.aborted) throw err;
+    if (signal.aborted) throw new GatewayError(GatewayErrorCode.ClientClosedRequest, 'The client disconnected while the upstream was answering.');
     throw new GatewayError(GatewayErrorCode.UpstreamUnreachable, `The upstream connection broke while sending its answer: ${(err as Error).message}.`);
   }
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
