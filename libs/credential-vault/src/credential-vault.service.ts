@@ -76,10 +76,6 @@ export class CredentialVault {
     return [...this.credentials.keys()];
   }
 
-  hasProject(projectId: string): boolean {
-    return this.credentials.has(projectId);
-  }
-
   /**
    * The project a request addresses: the explicit id, else the default.
    * Unknown ids → 404 that does not list the configured projects.

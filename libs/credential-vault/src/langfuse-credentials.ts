@@ -20,11 +20,6 @@ export class LangfuseCredentials {
     return this.#secretKey;
   }
 
-  /** `Basic base64(public:secret)` for Langfuse's public API. */
-  basicAuthHeader(): string {
-    return `Basic ${Buffer.from(`${this.publicKey}:${this.#secretKey}`).toString('base64')}`;
-  }
-
   toJSON(): Record<string, string> {
     return { projectId: this.projectId, host: this.host, publicKey: '[redacted]', secretKey: '[redacted]' };
   }
