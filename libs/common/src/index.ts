@@ -1,4 +1,3 @@
 export * from './gateway.error';
 export * from './validate-config';
 export * from './request-context';
-export * from './redact';
