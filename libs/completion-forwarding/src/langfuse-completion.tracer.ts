@@ -4,7 +4,7 @@ import { SpanStatusCode, Tracer } from '@opentelemetry/api';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { LANGFUSE_SDK_VERSION, LANGFUSE_TRACER_NAME } from '@langfuse/core';
 import { LangfuseSpanProcessor } from '@langfuse/otel';
-import { createObservationAttributes, LangfuseOtelSpanAttributes } from '@langfuse/tracing';
+import { createObservationAttributes, createTraceAttributes, LangfuseOtelSpanAttributes } from '@langfuse/tracing';
 import { CredentialVault, LangfuseCredentials } from '@app/credential-vault';
 import { CompletionOutcome, CompletionTrace, CompletionTraceStart, CompletionTracer } from './completion.tracer';
 import { tracingConfig } from './forwarding.config';
@@ -26,8 +26,6 @@ interface ProjectExport {
  * {host}/api/public/otel/v1/traces), so keys never mix. Attributes are set on
  * the span directly with the SDK's own attribute builders (no context
  * manager needed). A completion is one span = one trace with one generation.
- * The trace's input/output are not set separately: Langfuse takes them from
- * the root observation, so each message list is serialised once, not twice.
  */
 @Injectable()
 export class LangfuseCompletionTracer extends CompletionTracer implements OnApplicationShutdown {
@@ -62,6 +60,7 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
         [LangfuseOtelSpanAttributes.TRACE_TAGS]: info.tags,
         ...traceMetadataAttributes(info.metadata),
         ...(typeof info.request.user === 'string' ? { [LangfuseOtelSpanAttributes.TRACE_USER_ID]: info.request.user } : {}),
+        ...createTraceAttributes({ input }),
         ...createObservationAttributes('generation', {
           input,
           model: info.model,
@@ -79,6 +78,7 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
         if (ended) return;
         ended = true;
         span.setAttributes({
+          ...createTraceAttributes({ output: outcome.output }),
           ...createObservationAttributes('generation', {
             output: outcome.output,
             model: outcome.model ?? info.model,
