@@ -353,3 +353,27 @@ describe('client gone before the upstream answers', () => {
     }
   });
 });
+
+describe('a gzip-compressing upstream', () => {
+  it('is inflated before the client and the trace see it', async () => {
+    const { createServer } = await import('node:http');
+    const { gzipSync } = await import('node:zlib');
+    const body = gzipSync(JSON.stringify({ id: 'c1', object: 'chat.completion', created: 1, model: 'gz', choices: [{ index: 0, message: { role: 'assistant', content: 'zipped' }, finish_reason: 'stop' }] }));
+    const gz = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.length }).end(body));
+    });
+    await new Promise<void>((r) => gz.listen(0, '127.0.0.1', r));
+    const gw = await startGateway({ LITELLM_URL: `http://127.0.0.1:${(gz.address() as { port: number }).port}/v1`, REDIS_URL: testRedisUrl() });
+    try {
+      const rollout = rid();
+      const res = await client(gw, metadataPath({ rollout })).chat.completions.create({ model: 'm', messages: [] });
+      expect(res.choices[0].message.content).toBe('zipped');
+      expect(await ids(gw, rollout)).toHaveLength(1);
+    } finally {
+      await gw.close();
+      gz.closeAllConnections();
+      await new Promise((r) => gz.close(r));
+    }
+  });
+});

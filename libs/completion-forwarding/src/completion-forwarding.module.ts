@@ -1,6 +1,6 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { AxiosUpstreamClient } from './axios-upstream.client';
+import { HttpUpstreamClient } from './http-upstream.client';
 import { CatchAllController } from './catch-all.controller';
 import { ChatCompletionsController } from './chat-completions.controller';
 import { ChatCompletionsService } from './chat-completions.service';
@@ -15,7 +15,7 @@ import { UpstreamTargetResolver } from './upstream-target.resolver';
 /** The upstream connection pool and routing, shared by chat and catch-all. */
 @Module({
   imports: [ConfigModule.forFeature(forwardingConfig)],
-  providers: [{ provide: UpstreamClient, useClass: AxiosUpstreamClient }, UpstreamTargetResolver, ForwardingPolicy],
+  providers: [{ provide: UpstreamClient, useClass: HttpUpstreamClient }, UpstreamTargetResolver, ForwardingPolicy],
   exports: [UpstreamClient, UpstreamTargetResolver, ForwardingPolicy],
 })
 export class UpstreamModule {}

@@ -7,7 +7,7 @@ const DROP_REQUEST = new Set([
   'upgrade', 'content-length', 'accept-encoding', 'cookie', 'x-gateway-key', 'expect', 'x-request-id',
 ]);
 
-/** Never relayed back: hop-by-hop, or invalid after axios decompressed and we re-framed the body. */
+/** Never relayed back: hop-by-hop, or invalid once the upstream client inflated and we re-framed the body. */
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'set-cookie']);
 
 /**
