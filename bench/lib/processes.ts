@@ -35,6 +35,8 @@ export interface Child {
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
   stop(graceMs?: number): Promise<void>;
   exited(): boolean;
+  /** How it exited (code or signal), once it has. */
+  exitInfo(): string | undefined;
   /**
    * Event-loop delay, GC pauses and memory since the previous call (or the
    * start), from the preloaded bench/lib/loop-monitor.js; undefined for
@@ -114,10 +116,13 @@ export async function startNode(options: StartNodeOptions): Promise<Child> {
   closeSync(fd);
   running.add(child);
   let exitInfo: string | undefined;
+  let stopping = false;
+  let ready = false;
   const exitedPromise = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       exitInfo = signal ? `signal ${signal}` : `code ${code}`;
       running.delete(child);
+      if (ready && !stopping) process.stderr.write(`bench: ${options.name} (pid ${child.pid}) exited unexpectedly (${exitInfo}); see ${logFile}\n`);
       resolve();
     });
   });
@@ -136,6 +141,7 @@ export async function startNode(options: StartNodeOptions): Promise<Child> {
     await sleep(100);
   }
   const pid = child.pid as number;
+  ready = true;
   // With taskset the child is taskset's exec'd node: same pid.
   return {
     name: options.name,
@@ -146,6 +152,7 @@ export async function startNode(options: StartNodeOptions): Promise<Child> {
     spawnedAt,
     rssKiB: () => rssKiB(pid),
     exited: () => exitInfo !== undefined,
+    exitInfo: () => exitInfo,
     loopStats: async () => {
       if (!monitor || exitInfo) return undefined;
       const before = existsSync(loopFile) ? readFileSync(loopFile, 'utf8').length : 0;
@@ -158,6 +165,7 @@ export async function startNode(options: StartNodeOptions): Promise<Child> {
       return undefined;
     },
     stop: async (graceMs = 10_000) => {
+      stopping = true;
       if (exitInfo) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -233,6 +241,13 @@ function cleanEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 
 function stripUndefined(env: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
+}
+
+/** Throws if any of `children` is gone: a run without its fake or its gateway measures nothing. */
+export function assertAlive(...children: Array<Child | undefined>): void {
+  for (const c of children) {
+    if (c?.exited()) throw new Error(`${c.name} (pid ${c.pid}) is no longer running (${c.exitInfo()}); see ${c.logFile}`);
+  }
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { BenchEnv, deletePrefix } from '../lib/env';
 import { chatBody, startGatewayProcess, trackedPath } from '../lib/gateway';
 import { LoadResult, runLoad } from '../lib/load';
-import { Child, cpuTimeMs, sleep } from '../lib/processes';
+import { assertAlive, Child, cpuTimeMs, sleep } from '../lib/processes';
 import { log, table } from '../lib/report';
 import { round } from '../lib/stats';
 
@@ -66,6 +66,7 @@ export async function runBreakdown(env: BenchEnv): Promise<{ settings: Record<st
       env.markMeasured(target);
       const before = cpuTimeMs(target.pid);
       const { insertionIds: _ids, ...load } = await runLoad({ url: target.url + v.path(rollout), headers, body, connections: o.connections, durationS: o.durationS });
+      assertAlive(target, upstream, langfuse);
       const cpuMsPer1k = ((cpuTimeMs(target.pid) - before) / Math.max(1, load.responses)) * 1000;
       rows.push({ variant: v.name, load, cpuMsPer1k });
       log(`    ${round(load.rps, 0)} req/s, p50 ${round(load.latency.p50)} ms, CPU ${round(cpuMsPer1k, 0)} ms/1k req`);

@@ -12,7 +12,7 @@ import { Agent, ClientRequest, request } from 'node:http';
 import { BenchEnv, deletePrefix } from '../lib/env';
 import { chatBody, startGatewayProcess, trackedPath } from '../lib/gateway';
 import { runLoad } from '../lib/load';
-import { Child, sleep } from '../lib/processes';
+import { assertAlive, Child, sleep } from '../lib/processes';
 import { log, table } from '../lib/report';
 import { round } from '../lib/stats';
 
@@ -124,6 +124,7 @@ export async function runMemory(env: BenchEnv): Promise<MemoryResult> {
     await Promise.race([startedAll, sleep(60_000)]);
     await sleep(3000);
     const withStreams = await read(target);
+    assertAlive(target, upstream, langfuse);
     const streamsOpen = started;
     log(`  ${name}: ${streamsOpen} streams open, RSS ${round(withStreams.rssMiB, 1)} MiB; closing them`);
     for (const req of open) req.destroy();

@@ -12,7 +12,7 @@ import type Redis from 'ioredis';
 import { chatBody, LoopStats, startGatewayProcess, trackedPath } from '../lib/gateway';
 import { BenchEnv, deletePrefix } from '../lib/env';
 import { LoadResult, runLoad } from '../lib/load';
-import { Child, cpuTimeMs, sleep } from '../lib/processes';
+import { assertAlive, Child, cpuTimeMs, sleep } from '../lib/processes';
 import { log, table } from '../lib/report';
 import { round } from '../lib/stats';
 
@@ -98,6 +98,7 @@ export async function runOverhead(env: BenchEnv, run: OverheadRunOptions = {}): 
   const results: OverheadResult[] = [];
   for (const connections of levels) {
     const measure = async (target: string, processUnderTest: Child, url: string, path: string, warmPath: string, collect: boolean) => {
+      assertAlive(upstream, proxy, gateway, langfuse);
       log(`  ${target}: warm-up ${o.warmupS} s, then ${o.durationS} s at ${connections} connections`);
       if (o.warmupS > 0) await runLoad({ url: url + warmPath, headers, body, connections, durationS: o.warmupS });
       await sleep(500);
@@ -115,6 +116,7 @@ export async function runOverhead(env: BenchEnv, run: OverheadRunOptions = {}): 
         langfuse: ((cpuTimeMs(langfuse.pid) - env0.langfuse) / wall) * 100,
       };
       const loop = await processUnderTest.loopStats();
+      assertAlive(upstream, proxy, gateway, langfuse);
       const rssMiB = processUnderTest.rssKiB() / 1024;
       const { insertionIds, ...rest } = load;
       const result: TargetResult = { target, url: url + path, load: rest, cpuMsPer1k: (cpuMs / Math.max(1, load.responses)) * 1000, rssMiB, loop, environmentCpuPct, cpuPct: (cpuMs / wall) * 100 };

@@ -13,7 +13,7 @@ import type { FakeLangfuse } from '../../test/fakes/fake-langfuse.server';
 import { BenchEnv, deletePrefix } from '../lib/env';
 import { BENCH_PROJECT, chatBody, startGatewayProcess, trackedPath } from '../lib/gateway';
 import { runLoad } from '../lib/load';
-import { sleep } from '../lib/processes';
+import { assertAlive, sleep } from '../lib/processes';
 import { log, table } from '../lib/report';
 import { round } from '../lib/stats';
 
@@ -74,6 +74,7 @@ export async function runRead(env: BenchEnv): Promise<ReadResult> {
         durationS: 120,
         amount: o.readCompletions,
       });
+      assertAlive(upstream, gateway);
       const idsRecorded = await redis.scard(`${keyPrefix}:{${rollout}}:ids`);
       const tracesIngested = await waitForIngestion(langfuse, rollout, idsRecorded, 30_000);
       log(`    ${write.ok} × 200, ${idsRecorded} ids in Redis, ${tracesIngested} traces in the fake Langfuse`);

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Agent } from 'node:http';
 import { BenchEnv, deletePrefix } from '../lib/env';
 import { chatBody, GatewayChild, LoopStats, startGatewayProcess, trackedPath } from '../lib/gateway';
-import { cpuTimeMs, sleep } from '../lib/processes';
+import { assertAlive, cpuTimeMs, sleep } from '../lib/processes';
 import { log, table } from '../lib/report';
 import { pool, StreamTiming, timedStream } from '../lib/sse-client';
 import { distribution, Distribution, round } from '../lib/stats';
@@ -84,6 +84,7 @@ export async function runStreaming(env: BenchEnv): Promise<StreamingResult> {
     const timings = await pool(o.streams, o.streamConcurrency, () => timedStream(agent, url, path, headers, body));
     const cpuPct = ((cpuTimeMs(pid) - cpu0) / Math.max(1, Date.now() - t0)) * 100;
     const loop = await gw?.loopStats();
+    assertAlive(upstream, gateway, langfuse);
     return { ...summarise(side, timings, o.streamGapMs), cpuPct, loop };
   };
 
