@@ -1,3 +1,5 @@
+import { ROLLOUT_TAG_PREFIX, tagValues } from '@app/routing-metadata';
+
 /** A rollout status as stored and returned: eval-protocol's `Status` (AIP-193 shaped). */
 export interface RolloutStatus {
   /** google.rpc.Code numbers, plus eval-protocol's 100 = finished and 101 = running. */
@@ -30,15 +32,7 @@ export interface StoredStatus {
   extras: Record<string, unknown> | null;
 }
 
-export const ROLLOUT_TAG_PREFIX = 'rollout_id:';
-
 /** Rollout ids named by `rollout_id:` tags, in order, without duplicates or empty ids. */
 export function rolloutIdsOf(tags: readonly string[]): string[] {
-  const ids: string[] = [];
-  for (const tag of tags) {
-    if (!tag.startsWith(ROLLOUT_TAG_PREFIX)) continue;
-    const id = tag.slice(ROLLOUT_TAG_PREFIX.length);
-    if (id && !ids.includes(id)) ids.push(id);
-  }
-  return ids;
+  return [...new Set(tagValues(tags, ROLLOUT_TAG_PREFIX).filter(Boolean))];
 }

@@ -4,7 +4,7 @@
  * list. It must not do I/O.
  */
 import { GatewayError, GatewayErrorCode } from '@app/common';
-import { ChatRoute, RolloutMetadata } from './rollout-metadata';
+import { ChatRoute, INSERTION_TAG_PREFIX, RolloutMetadata, ROLLOUT_TAG_PREFIX } from './rollout-metadata';
 
 /** Path parameter names used by every chat route (Express style). */
 export interface ChatRouteParams {
@@ -100,8 +100,8 @@ export function decodeBaseUrl(encoded: string): URL {
 /** The six tags of a tracked completion, in the original's order. */
 export function buildMetadataTags(metadata: RolloutMetadata, insertionId: string): string[] {
   return [
-    `rollout_id:${metadata.rolloutId}`,
-    `insertion_id:${insertionId}`,
+    `${ROLLOUT_TAG_PREFIX}${metadata.rolloutId}`,
+    `${INSERTION_TAG_PREFIX}${insertionId}`,
     `invocation_id:${metadata.invocationId}`,
     `experiment_id:${metadata.experimentId}`,
     `run_id:${metadata.runId}`,

@@ -19,3 +19,8 @@ export interface ChatRoute {
 
 export const ROLLOUT_TAG_PREFIX = 'rollout_id:';
 export const INSERTION_TAG_PREFIX = 'insertion_id:';
+
+/** The values of the tags that start with `prefix` (e.g. every insertion id of a trace). */
+export function tagValues(tags: readonly string[], prefix: string): string[] {
+  return tags.filter((t) => t.startsWith(prefix)).map((t) => t.slice(prefix.length));
+}

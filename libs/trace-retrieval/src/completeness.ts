@@ -6,7 +6,8 @@
  */
 import { LangfuseConnection } from './langfuse-connections';
 import { LangfuseReader, ReadOptions } from './langfuse.reader';
-import { INSERTION_TAG, tagValues, TraceFilter, TraceView } from './trace.model';
+import { INSERTION_TAG_PREFIX, tagValues } from '@app/routing-metadata';
+import { TraceFilter, TraceView } from './trace.model';
 
 export interface CompletenessRequest {
   conn: LangfuseConnection;
@@ -41,7 +42,7 @@ export async function readUntilComplete(reader: LangfuseReader, request: Complet
   const absorb = (batch: TraceView[]) => {
     for (const trace of batch) {
       traces.set(trace.id, trace);
-      for (const id of tagValues(trace.tags, INSERTION_TAG)) if (expected.has(id)) found.add(id);
+      for (const id of tagValues(trace.tags, INSERTION_TAG_PREFIX)) if (expected.has(id)) found.add(id);
     }
   };
   const missing = () => [...expected].filter((id) => !found.has(id)).sort();
@@ -57,7 +58,7 @@ export async function readUntilComplete(reader: LangfuseReader, request: Complet
     }
     await read.budget.sleep(waitMs, 'waiting for missing traces to become visible');
     rounds++;
-    const anyTags = missing().map((id) => `${INSERTION_TAG}${id}`);
+    const anyTags = missing().map((id) => `${INSERTION_TAG_PREFIX}${id}`);
     absorb(await reader.findTraces(conn, { ...filter, anyTags }, { ...read, known: new Set(traces.keys()) }));
   }
   return { traces: [...traces.values()], found: found.size, expected: expected.size, missing: missing(), rounds, stoppedByBudget };

@@ -8,7 +8,8 @@ import { LangfuseConnections } from './langfuse-connections';
 import { LangfuseReader } from './langfuse.reader';
 import { ReadBudget } from './read-budget';
 import { sortTraces } from './trace-mapping';
-import { INSERTION_TAG, ROLLOUT_TAG, tagValues, TraceFilter, TracesResponse } from './trace.model';
+import { INSERTION_TAG_PREFIX, ROLLOUT_TAG_PREFIX, tagValues } from '@app/routing-metadata';
+import { TraceFilter, TracesResponse } from './trace.model';
 import { traceRetrievalConfig } from './trace-retrieval.config';
 import { fieldGroups, rolloutIdOf, TracesQuery } from './traces-query';
 
@@ -49,7 +50,7 @@ export class TraceRetrievalService {
     const expected = await this.expectedIds(rolloutId);
     const newest = pointwise ? newestId(expected) : undefined;
     const filter = toFilter(query);
-    if (newest) filter.tags.push(`${INSERTION_TAG}${newest}`);
+    if (newest) filter.tags.push(`${INSERTION_TAG_PREFIX}${newest}`);
 
     const started = Date.now();
     const budget = new ReadBudget(this.config.LANGFUSE_READ_BUDGET_MS, request.signal);
@@ -76,7 +77,7 @@ export class TraceRetrievalService {
 
       let traces = result.traces;
       if (newest) {
-        const holding = traces.filter((t) => tagValues(t.tags, INSERTION_TAG).includes(newest));
+        const holding = traces.filter((t) => tagValues(t.tags, INSERTION_TAG_PREFIX).includes(newest));
         traces = sortTraces(holding).slice(-1);
       } else if (query.sample_size !== undefined && traces.length > query.sample_size) {
         traces = sample(traces, query.sample_size);
@@ -100,11 +101,11 @@ export class TraceRetrievalService {
     try {
       const headers = await this.reader.findTraceHeaders(
         conn,
-        { tags: [`${ROLLOUT_TAG}${rolloutId}`], anyTags: [...wanted].map((id) => `${INSERTION_TAG}${id}`) },
+        { tags: [`${ROLLOUT_TAG_PREFIX}${rolloutId}`], anyTags: [...wanted].map((id) => `${INSERTION_TAG_PREFIX}${id}`) },
         { budget, legacyPageSize: LEGACY_MAX_PAGE_SIZE },
       );
       const visible = new Set<string>();
-      for (const header of headers) for (const id of tagValues(header.tags, INSERTION_TAG)) if (wanted.has(id)) visible.add(id);
+      for (const header of headers) for (const id of tagValues(header.tags, INSERTION_TAG_PREFIX)) if (wanted.has(id)) visible.add(id);
       return { visible: visible.size, expected: wanted.size };
     } finally {
       budget.dispose();

@@ -52,10 +52,4 @@ export interface TraceFilter {
   toTimestamp?: string;
 }
 
-export const ROLLOUT_TAG = 'rollout_id:';
-export const INSERTION_TAG = 'insertion_id:';
 
-/** Values of every `prefix…` tag. */
-export function tagValues(tags: readonly string[], prefix: string): string[] {
-  return tags.filter((t) => t.startsWith(prefix)).map((t) => t.slice(prefix.length));
-}

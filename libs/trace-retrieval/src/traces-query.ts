@@ -1,7 +1,7 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsArray, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
 import { GatewayError, GatewayErrorCode } from '@app/common';
-import { ROLLOUT_TAG, tagValues } from './trace.model';
+import { ROLLOUT_TAG_PREFIX, tagValues } from '@app/routing-metadata';
 
 /** The query of the /traces routes, validated (snake_case, as on the wire). */
 export interface TracesQuery {
@@ -193,7 +193,7 @@ function toUtcIso(value: string): string {
  * after the preprocessor, which may add it.
  */
 export function rolloutIdOf(query: TracesQuery): string {
-  const ids = [...new Set(tagValues(query.tags, ROLLOUT_TAG))];
+  const ids = [...new Set(tagValues(query.tags, ROLLOUT_TAG_PREFIX))];
   if (ids.length === 0 || ids.some((id) => id.trim() === '')) {
     throw new GatewayError(
       GatewayErrorCode.MissingRolloutTag,
