@@ -78,19 +78,22 @@ export class BenchEnv {
 
   /** The baseline proxy, transpiled to plain JS first so it runs on bare node (no TypeScript compiler in its memory). */
   async passthroughProxy(upstreamUrl: string, nodeArgs: string[] = []): Promise<Child> {
-    const source = readFileSync(join(__dirname, '..', 'passthrough-proxy.ts'), 'utf8');
+    return this.baseline('passthrough-proxy', { UPSTREAM_URL: upstreamUrl }, nodeArgs);
+  }
+
+  /** `framework-floor.ts`: one forwarding route on bare node, express or Nest (FLOOR). */
+  async frameworkFloor(kind: 'node' | 'express' | 'nest', upstreamUrl: string): Promise<Child> {
+    return this.baseline('framework-floor', { UPSTREAM_URL: upstreamUrl, FLOOR: kind }, [], `floor-${kind}`);
+  }
+
+  /** Runs bench/<file>.ts as plain JS on the core under test. */
+  private async baseline(file: string, env: Record<string, string>, nodeArgs: string[], name = file): Promise<Child> {
+    const source = readFileSync(join(__dirname, '..', `${file}.ts`), 'utf8');
     const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
-    const script = join(this.logDir, 'passthrough-proxy.js');
+    // The log dir is inside the repo, so the script's imports resolve against its node_modules.
+    const script = join(this.logDir, `${name}.js`);
     writeFileSync(script, js);
-    const child = await startNode({
-      name: 'passthrough-proxy',
-      script,
-      nodeArgs,
-      env: { UPSTREAM_URL: upstreamUrl },
-      readyPath: '/v1/models',
-      logDir: this.logDir,
-      cpuList: this.cpu.underTest,
-    });
+    const child = await startNode({ name, script, nodeArgs, env, readyPath: '/v1/models', logDir: this.logDir, cpuList: this.cpu.underTest });
     this.defer(() => child.stop());
     return child;
   }

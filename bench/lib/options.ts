@@ -18,6 +18,8 @@ export interface BenchOptions {
   upstreamLatencyMs: number;
   /** Which of the overhead targets to run: a (direct), b (proxy), c (gateway). */
   targets: string;
+  /** Breakdown rows to run: comma-separated words matched against the row names ('' = all). */
+  variants: string;
   /** Pin the proxy/gateway under test to CPU 1 and everything else to CPU 0 (needs taskset and 2+ CPUs). */
   pin: boolean;
 
@@ -63,6 +65,7 @@ const SPEC: Record<keyof BenchOptions, { env: string; arg: string }> = {
   warmupS: { env: 'BENCH_WARMUP', arg: 'warmup' },
   upstreamLatencyMs: { env: 'BENCH_UPSTREAM_LATENCY_MS', arg: 'latency' },
   targets: { env: 'BENCH_TARGETS', arg: 'targets' },
+  variants: { env: 'BENCH_VARIANTS', arg: 'variants' },
   pin: { env: 'BENCH_PIN', arg: 'pin' },
   streams: { env: 'BENCH_STREAMS', arg: 'streams' },
   streamConcurrency: { env: 'BENCH_STREAM_CONCURRENCY', arg: 'stream-concurrency' },
@@ -89,6 +92,7 @@ export function defaultOptions(): BenchOptions {
     warmupS: 3,
     upstreamLatencyMs: 50,
     targets: 'a,b,c',
+    variants: '',
     pin: true,
     streams: 400,
     streamConcurrency: 40,

@@ -23,10 +23,15 @@ interface Variant {
   path: (rollout: string) => string;
   env: Record<string, string>;
   proxy?: boolean;
+  /** A framework floor (bench/framework-floor.ts) instead of the gateway. */
+  floor?: 'node' | 'express' | 'nest';
 }
 
 const VARIANTS: Variant[] = [
   { name: 'node pass-through proxy', path: () => '/v1/chat/completions', env: {}, proxy: true },
+  { name: 'floor: node, parse + re-serialise + buffer', path: () => '/v1/chat/completions', env: {}, floor: 'node' },
+  { name: 'floor: express route, same work', path: () => '/v1/chat/completions', env: {}, floor: 'express' },
+  { name: 'floor: Nest route, same work', path: () => '/v1/chat/completions', env: {}, floor: 'nest' },
   { name: 'gateway, untracked /v1/chat/completions, export off', path: () => '/v1/chat/completions', env: { LANGFUSE_EXPORT: 'false' } },
   { name: 'gateway, tracked (Redis), export off', path: (r) => trackedPath(r), env: { LANGFUSE_EXPORT: 'false' } },
   { name: 'gateway, untracked, export on', path: () => '/v1/chat/completions', env: { LANGFUSE_EXPORT: 'true' } },
@@ -41,11 +46,16 @@ export async function runBreakdown(env: BenchEnv): Promise<{ settings: Record<st
   const headers = { 'content-type': 'application/json', authorization: 'Bearer sk-bench-provider-key', 'x-fake-latency-ms': String(o.upstreamLatencyMs) };
   const body = chatBody();
   const rows: BreakdownRow[] = [];
-  for (const v of VARIANTS) {
+  const wanted = o.variants.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
+  const variants = wanted.length ? VARIANTS.filter((v) => wanted.some((w) => v.name.toLowerCase().includes(w))) : VARIANTS;
+  if (variants.length === 0) throw new Error(`variants=${o.variants} matches none of: ${VARIANTS.map((v) => v.name).join('; ')}`);
+  for (const v of variants) {
     const keyPrefix = `bench-${randomUUID().slice(0, 8)}`;
     let target: Child;
     if (v.proxy) {
       target = await env.passthroughProxy(upstream.url);
+    } else if (v.floor) {
+      target = await env.frameworkFloor(v.floor, upstream.url);
     } else {
       const common = env.gatewayCommon();
       target = await startGatewayProcess({
