@@ -303,7 +303,7 @@ if (require.main === module) {
     process.exit(0);
   }
   if (callers) {
-    for (const c of callersOf(file, callers, 8, 10, fromMs)) process.stdout.write(`${c.ms.toFixed(0).padStart(7)} ms  ${c.stack.join('\n            <- ')}\n`);
+    for (const c of callersOf(file, callers, Number(process.env.CALLER_DEPTH ?? 8), 10, fromMs)) process.stdout.write(`${c.ms.toFixed(0).padStart(7)} ms  ${c.stack.join('\n            <- ')}\n`);
     process.exit(0);
   }
   const top = topArg ? Number(topArg.replace(/^top=/, '')) : 25;

@@ -21,6 +21,8 @@ export interface LoadSpec {
   collectInsertionIds?: boolean;
   /** Per-request timeout (s). */
   timeoutS?: number;
+  /** Open loop: at most this many requests per second in all (0 or unset: as fast as answers come). */
+  rate?: number;
 }
 
 export interface LoadResult {
@@ -60,6 +62,7 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
         connections: spec.connections,
         duration: spec.durationS,
         amount: spec.amount,
+        ...(spec.rate ? { overallRate: spec.rate } : {}),
         timeout: spec.timeoutS ?? 30,
         setupClient: insertionIds
           ? (client) => {

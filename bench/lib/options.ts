@@ -18,6 +18,12 @@ export interface BenchOptions {
   upstreamLatencyMs: number;
   /** Which of the overhead targets to run: a (direct), b (proxy), c (gateway). */
   targets: string;
+  /**
+   * Breakdown load at a fixed rate (req/s, 0 = closed loop). Below saturation
+   * the CPU per request measures work done rather than how well a saturated
+   * event loop batches, and varies much less from one process to the next.
+   */
+  rate: number;
   /** Breakdown rows to run: comma-separated words matched against the row names ('' = all). */
   variants: string;
   /** Pin the proxy/gateway under test to CPU 1 and everything else to CPU 0 (needs taskset and 2+ CPUs). */
@@ -66,6 +72,7 @@ const SPEC: Record<keyof BenchOptions, { env: string; arg: string }> = {
   upstreamLatencyMs: { env: 'BENCH_UPSTREAM_LATENCY_MS', arg: 'latency' },
   targets: { env: 'BENCH_TARGETS', arg: 'targets' },
   variants: { env: 'BENCH_VARIANTS', arg: 'variants' },
+  rate: { env: 'BENCH_RATE', arg: 'rate' },
   pin: { env: 'BENCH_PIN', arg: 'pin' },
   streams: { env: 'BENCH_STREAMS', arg: 'streams' },
   streamConcurrency: { env: 'BENCH_STREAM_CONCURRENCY', arg: 'stream-concurrency' },
@@ -93,6 +100,7 @@ export function defaultOptions(): BenchOptions {
     upstreamLatencyMs: 50,
     targets: 'a,b,c',
     variants: '',
+    rate: 0,
     pin: true,
     streams: 400,
     streamConcurrency: 40,

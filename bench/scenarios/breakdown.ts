@@ -71,11 +71,11 @@ export async function runBreakdown(env: BenchEnv): Promise<{ settings: Record<st
     try {
       const rollout = `bench-${Date.now()}`;
       log(`  ${v.name}: warm-up ${o.warmupS} s, then ${o.durationS} s`);
-      if (o.warmupS > 0) await runLoad({ url: target.url + v.path(`${rollout}-warmup`), headers, body, connections: o.connections, durationS: o.warmupS });
+      if (o.warmupS > 0) await runLoad({ url: target.url + v.path(`${rollout}-warmup`), headers, body, connections: o.connections, durationS: o.warmupS, rate: o.rate });
       await sleep(500);
       env.markMeasured(target);
       const before = cpuTimeMs(target.pid);
-      const { insertionIds: _ids, ...load } = await runLoad({ url: target.url + v.path(rollout), headers, body, connections: o.connections, durationS: o.durationS });
+      const { insertionIds: _ids, ...load } = await runLoad({ url: target.url + v.path(rollout), headers, body, connections: o.connections, durationS: o.durationS, rate: o.rate });
       assertAlive(target, upstream, langfuse);
       const cpuMsPer1k = ((cpuTimeMs(target.pid) - before) / Math.max(1, load.responses)) * 1000;
       rows.push({ variant: v.name, load, cpuMsPer1k });
@@ -86,13 +86,13 @@ export async function runBreakdown(env: BenchEnv): Promise<{ settings: Record<st
     }
     await sleep(500);
   }
-  return { settings: { connections: o.connections, durationS: o.durationS, upstreamLatencyMs: o.upstreamLatencyMs, gatewayEnv: o.gatewayEnv }, rows };
+  return { settings: { connections: o.connections, rate: o.rate, durationS: o.durationS, upstreamLatencyMs: o.upstreamLatencyMs, gatewayEnv: o.gatewayEnv }, rows };
 }
 
 export function printBreakdown(r: { settings: Record<string, unknown>; rows: BreakdownRow[] }): void {
   log(
     table(
-      `Cost breakdown — ${r.settings.connections} connections, upstream ${r.settings.upstreamLatencyMs} ms, ${r.settings.durationS} s each`,
+      `Cost breakdown — ${r.settings.connections} connections${r.settings.rate ? ` at ${r.settings.rate} req/s` : ''}, upstream ${r.settings.upstreamLatencyMs} ms, ${r.settings.durationS} s each`,
       ['variant', 'req/s', 'p50 ms', 'p99 ms', 'non-200+err', 'CPU ms/1k req'],
       r.rows.map((x) => [x.variant, round(x.load.rps, 0), round(x.load.latency.p50), round(x.load.latency.p99), x.load.responses - x.load.ok + x.load.errors, round(x.cpuMsPer1k, 0)]),
     ),

@@ -20,6 +20,10 @@ export function createRedisClient(config: TrackingConfig): Redis | null {
     connectTimeout: 5_000,
     retryStrategy: (times: number) => Math.min(times * 200, 2_000),
     lazyConnect: false,
+    // No enableAutoPipelining: while Redis is down it runs one pipeline at a
+    // time, so each request waited for the previous one's retries (seconds,
+    // growing; test/redis-outage.e2e-spec.ts) instead of failing over to the
+    // tracker's retry queue.
   };
   const client = config.REDIS_URL
     ? new Redis(config.REDIS_URL, common)
