@@ -5,6 +5,7 @@
 import OpenAI from 'openai';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
 import { encodeBaseUrl, json, metadataPath, StartedGateway, startGateway, writeSecrets } from './support/gateway';
 import { testRedisUrl } from './support/redis';
@@ -171,6 +172,50 @@ describe('tracked completions through LITELLM_URL', () => {
     } finally {
       await small.close();
     }
+  });
+
+  it('a chunked body (no Content-Length) over MAX_BODY_SIZE → 413 too, and the connection stays usable', async () => {
+    const small = await startGateway({ LITELLM_URL: `${upstream.url}/v1`, MAX_BODY_SIZE: '1kb' });
+    try {
+      const payload = Buffer.from(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x'.repeat(5000) }] }));
+      const stream = new ReadableStream({
+        start(c) {
+          for (let i = 0; i < payload.length; i += 512) c.enqueue(payload.subarray(i, i + 512));
+          c.close();
+        },
+      });
+      const res = await fetch(`${small.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: stream, duplex: 'half' } as RequestInit);
+      expect(res.status).toBe(413);
+      expect((await json(res)).detail).toMatch(/MAX_BODY_SIZE \(1kb\)/);
+      const health = await fetch(`${small.url}/health`);
+      expect(health.status).toBe(200);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('reads gzip-compressed JSON bodies, and says what is wrong with empty, broken or non-UTF-8 ones', async () => {
+    const rollout = rid();
+    const url = `${gw.url}${metadataPath({ rollout })}/chat/completions`;
+    const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'café' }] });
+    const gz = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(body) });
+    expect(gz.status).toBe(200);
+    const utf8 = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json; charset="UTF-8"' }, body });
+    expect(utf8.status).toBe(200);
+    expect(upstream.requests.map((r) => (r.body as { messages: Array<{ content: string }> }).messages[0].content)).toEqual(['café', 'café']);
+    expect(await ids(gw, rollout)).toHaveLength(2);
+    const latin1 = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json; charset=latin1' }, body: Buffer.from(body, 'latin1') });
+    expect(latin1.status).toBe(400);
+    expect((await json(latin1)).detail).toMatch(/UTF-8.*charset=latin1/);
+
+    const empty = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    expect(empty.status).toBe(400);
+    expect((await json(empty)).detail).toMatch(/"model"/);
+    const broken = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": "m", "messages": [' });
+    expect(broken.status).toBe(400);
+    expect((await json(broken)).detail).toMatch(/not valid JSON/);
+    const suffixed = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/vnd.api+json' }, body });
+    expect(suffixed.status).toBe(200);
   });
 
   it('accepts a large evaluation prompt under the default limit (several MB)', async () => {

@@ -137,18 +137,20 @@ export class ChatCompletionsService {
       trace?.end({ statusCode: status, error: `Upstream answered ${status}: ${payload.toString('utf8', 0, 500)}` });
       return;
     }
-    let parsed: Record<string, any> | undefined;
-    try {
-      parsed = JSON.parse(payload.toString('utf8'));
-    } catch {
-      parsed = undefined;
+    if (trace) {
+      let parsed: Record<string, any> | undefined;
+      try {
+        parsed = JSON.parse(payload.toString('utf8'));
+      } catch {
+        parsed = undefined;
+      }
+      trace.end({
+        statusCode: 200,
+        output: parsed?.choices?.[0]?.message ?? payload.toString('utf8', 0, 10_000),
+        usage: parsed?.usage,
+        model: parsed?.model,
+      });
     }
-    trace?.end({
-      statusCode: 200,
-      output: parsed?.choices?.[0]?.message ?? payload.toString('utf8', 0, 10_000),
-      usage: parsed?.usage,
-      model: parsed?.model,
-    });
     if (tracked) await this.tracker.record(tracked.rolloutId, tracked.insertionId);
   }
 
@@ -217,15 +219,21 @@ function traceMetadata(m: RolloutMetadata, insertionId: string): Record<string, 
   return { rollout_id: m.rolloutId, insertion_id: insertionId, invocation_id: m.invocationId, experiment_id: m.experimentId, run_id: m.runId, row_id: m.rowId };
 }
 
-async function readAll(body: Readable, signal: AbortSignal): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);
-  } catch (err) {
-    if (signal.aborted) throw new GatewayError(GatewayErrorCode.ClientClosedRequest, 'The client disconnected while the upstream was answering.');
-    throw new GatewayError(GatewayErrorCode.UpstreamUnreachable, `The upstream connection broke while sending its answer: ${(err as Error).message}.`);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+/** The whole (non-streamed) answer. Plain listeners: an async iterator costs a promise per chunk on every completion. */
+function readAll(body: Readable, signal: AbortSignal): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    body.on('data', (chunk: Buffer) => chunks.push(chunk));
+    body.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    body.once('error', (err) => {
+      if (signal.aborted) reject(new GatewayError(GatewayErrorCode.ClientClosedRequest, 'The client disconnected while the upstream was answering.'));
+      else reject(new GatewayError(GatewayErrorCode.UpstreamUnreachable, `The upstream connection broke while sending its answer: ${err.message}.`));
+    });
+    // An IncomingMessage cut short emits 'aborted'/'close' without 'end'.
+    body.once('close', () => {
+      if (!body.readableEnded) reject(new GatewayError(signal.aborted ? GatewayErrorCode.ClientClosedRequest : GatewayErrorCode.UpstreamUnreachable, signal.aborted ? 'The client disconnected while the upstream was answering.' : 'The upstream connection broke while sending its answer.'));
+    });
+  });
 }
 
 function sseError(err: Error): Buffer {

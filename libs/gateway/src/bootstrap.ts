@@ -2,13 +2,12 @@ import { INestApplication, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import type { Server } from 'node:http';
-import { GatewayError, GatewayErrorCode } from '@app/common';
 import { CredentialVault } from '@app/credential-vault';
-import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { appConfig } from './app.config';
 import { GatewayExceptionFilter } from './gateway-exception.filter';
 import { GatewayLogger } from './gateway.logger';
+import { jsonBodyParser } from './json-body';
 
 export function createGatewayLogger(): GatewayLogger {
   const level = (process.env.LOG_LEVEL ?? 'info').toLowerCase();
@@ -82,24 +81,4 @@ export function installSignalHandlers(app: INestApplication): void {
       logger.error(`Secrets reload failed, keeping the previous ones: ${(err as Error).message}`);
     }
   });
-}
-
-/**
- * express.json with MAX_BODY_SIZE, whose errors become GatewayErrors that say
- * what to fix (Nest would otherwise reduce them to a bare 400).
- */
-function jsonBodyParser(limit: string): RequestHandler {
-  const parse = express.json({ limit, type: ['application/json', 'application/*+json'] });
-  return (req: Request, res: Response, next: NextFunction) =>
-    parse(req, res, (err?: unknown) => {
-      if (!err) return next();
-      const e = err as { type?: string; message?: string };
-      if (e.type === 'entity.too.large') {
-        return next(new GatewayError(GatewayErrorCode.BodyTooLarge, `The request body is larger than MAX_BODY_SIZE (${limit}). Send less, or raise MAX_BODY_SIZE.`));
-      }
-      if (e.type === 'entity.parse.failed') {
-        return next(new GatewayError(GatewayErrorCode.InvalidJson, `The request body is not valid JSON (${e.message}). Send a JSON object with Content-Type: application/json.`));
-      }
-      return next(new GatewayError(GatewayErrorCode.BadRequest, `The request body could not be read: ${e.message}.`));
-    });
 }
