@@ -187,13 +187,19 @@ export function rssKiB(pid: number): number {
 
 /** User + system CPU time of a process so far (ms), from /proc/<pid>/stat. */
 export function cpuTimeMs(pid: number): number {
+  const t = cpuTimesMs(pid);
+  return t.user + t.system;
+}
+
+/** User and kernel CPU time of a process (ms), from /proc (0 when it is gone). */
+export function cpuTimesMs(pid: number): { user: number; system: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields[11] = utime, fields[12] = stime (clock ticks; 100 per second on Linux)
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
   } catch {
-    return 0;
+    return { user: 0, system: 0 };
   }
 }
 

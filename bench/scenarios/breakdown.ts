@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { BenchEnv, deletePrefix } from '../lib/env';
 import { chatBody, startGatewayProcess, trackedPath } from '../lib/gateway';
 import { LoadResult, runLoad } from '../lib/load';
-import { assertAlive, Child, cpuTimeMs, sleep } from '../lib/processes';
+import { assertAlive, Child, cpuTimesMs, sleep } from '../lib/processes';
 import { log, table } from '../lib/report';
 import { round } from '../lib/stats';
 
@@ -16,6 +16,8 @@ export interface BreakdownRow {
   variant: string;
   load: Omit<LoadResult, 'insertionIds'>;
   cpuMsPer1k: number;
+  /** The kernel's part of cpuMsPer1k (syscalls, loopback TCP, wake-ups). */
+  systemMsPer1k: number;
 }
 
 interface Variant {
@@ -74,12 +76,15 @@ export async function runBreakdown(env: BenchEnv): Promise<{ settings: Record<st
       if (o.warmupS > 0) await runLoad({ url: target.url + v.path(`${rollout}-warmup`), headers, body, connections: o.connections, durationS: o.warmupS, rate: o.rate });
       await sleep(500);
       env.markMeasured(target);
-      const before = cpuTimeMs(target.pid);
+      const before = cpuTimesMs(target.pid);
       const { insertionIds: _ids, ...load } = await runLoad({ url: target.url + v.path(rollout), headers, body, connections: o.connections, durationS: o.durationS, rate: o.rate });
       assertAlive(target, upstream, langfuse);
-      const cpuMsPer1k = ((cpuTimeMs(target.pid) - before) / Math.max(1, load.responses)) * 1000;
-      rows.push({ variant: v.name, load, cpuMsPer1k });
-      log(`    ${round(load.rps, 0)} req/s, p50 ${round(load.latency.p50)} ms, CPU ${round(cpuMsPer1k, 0)} ms/1k req`);
+      const after = cpuTimesMs(target.pid);
+      const per1k = (ms: number) => (ms / Math.max(1, load.responses)) * 1000;
+      const cpuMsPer1k = per1k(after.user - before.user + after.system - before.system);
+      const systemMsPer1k = per1k(after.system - before.system);
+      rows.push({ variant: v.name, load, cpuMsPer1k, systemMsPer1k });
+      log(`    ${round(load.rps, 0)} req/s, p50 ${round(load.latency.p50)} ms, CPU ${round(cpuMsPer1k, 0)} ms/1k req (kernel ${round(systemMsPer1k, 0)})`);
     } finally {
       await target.stop();
       await deletePrefix(redis, keyPrefix);
@@ -93,8 +98,8 @@ export function printBreakdown(r: { settings: Record<string, unknown>; rows: Bre
   log(
     table(
       `Cost breakdown — ${r.settings.connections} connections${r.settings.rate ? ` at ${r.settings.rate} req/s` : ''}, upstream ${r.settings.upstreamLatencyMs} ms, ${r.settings.durationS} s each`,
-      ['variant', 'req/s', 'p50 ms', 'p99 ms', 'non-200+err', 'CPU ms/1k req'],
-      r.rows.map((x) => [x.variant, round(x.load.rps, 0), round(x.load.latency.p50), round(x.load.latency.p99), x.load.responses - x.load.ok + x.load.errors, round(x.cpuMsPer1k, 0)]),
+      ['variant', 'req/s', 'p50 ms', 'p99 ms', 'non-200+err', 'CPU ms/1k req', 'of which kernel'],
+      r.rows.map((x) => [x.variant, round(x.load.rps, 0), round(x.load.latency.p50), round(x.load.latency.p99), x.load.responses - x.load.ok + x.load.errors, round(x.cpuMsPer1k, 0), round(x.systemMsPer1k, 0)]),
     ),
   );
 }
