@@ -3,7 +3,7 @@
  * production deployment behind a LiteLLM-style upstream: Redis tracking on,
  * Langfuse export on (to the fake), JSON logs at info.
  */
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Child, LoopStats, REPO_ROOT, startNode } from './processes';
@@ -74,8 +74,16 @@ export function writeBenchSecrets(langfuseUrl: string): string {
   return path;
 }
 
+/** The node flags `npm run start:prod` runs the gateway with, so the benchmark measures the same process. */
+export function productionNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const m = /^node\s+(.*?)\s*dist\/apps\/gateway\/src\/main\.js$/.exec(pkg.scripts['start:prod'] ?? '');
+  if (!m) throw new Error('package.json scripts.start:prod is not "node [flags] dist/apps/gateway/src/main.js"');
+  return m[1].split(/\s+/).filter(Boolean);
+}
+
 export async function startGatewayProcess(start: GatewayStart): Promise<GatewayChild> {
-  const nodeArgs = [...(start.nodeArgs ?? []), ...(start.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${start.cpuProfDir}`] : [])];
+  const nodeArgs = [...productionNodeFlags(), ...(start.nodeArgs ?? []), ...(start.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${start.cpuProfDir}`] : [])];
   return startNode({
     name: start.name,
     script: gatewayMain,
