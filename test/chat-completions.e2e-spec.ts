@@ -241,6 +241,23 @@ describe('tracked completions through LITELLM_URL', () => {
     expect(await ids(gw, rollout)).toHaveLength(0);
   });
 
+  it('client disconnect before the upstream answers → upstream request aborted, nothing recorded, no error logged', async () => {
+    const rollout = rid();
+    const abort = new AbortController();
+    const pending = client(gw, metadataPath({ rollout }))
+      .chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-fake-latency-ms': '1500' }, signal: abort.signal })
+      .catch((e: Error) => e);
+    const deadline = Date.now() + 5_000;
+    while (upstream.requests.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    abort.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    while (!upstream.requests[0].aborted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(upstream.requests[0].aborted).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_700));
+    expect(await ids(gw, rollout)).toHaveLength(0);
+    expect(gw.logs.filter((l) => l.startsWith('error'))).toEqual([]);
+  });
+
   it('upstream failing mid-stream → the client sees an error and nothing is recorded', async () => {
     const rollout = rid();
     const run = async () => {

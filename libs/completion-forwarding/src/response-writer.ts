@@ -9,13 +9,15 @@ import { ForwardResult } from './chat-completions.service';
  * client that disconnects stops the generator, which aborts the upstream.
  */
 export async function writeForwardResult(res: Response, result: ForwardResult): Promise<void> {
-  res.status(result.status);
-  for (const [name, value] of Object.entries(result.headers)) res.setHeader(name, value);
   if (result.kind === 'buffered') {
-    res.setHeader('content-length', result.body.length);
+    // writeHead merges headers set earlier (x-request-id) with these in one call.
+    result.headers['content-length'] = String(result.body.length);
+    res.writeHead(result.status, result.headers);
     res.end(result.body);
     return;
   }
+  res.status(result.status);
+  for (const [name, value] of Object.entries(result.headers)) res.setHeader(name, value);
   res.setHeader('cache-control', 'no-cache');
   res.setHeader('x-accel-buffering', 'no');
   res.flushHeaders();
