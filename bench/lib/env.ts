@@ -32,8 +32,10 @@ export class BenchEnv {
   }
 
   /** Settings every gateway of a scenario shares: logs, CPU pinning, profiling, extra env. */
-  gatewayCommon(): { logDir: string; cpuList?: string; cpuProfDir?: string; env: Record<string, string> } {
+  gatewayCommon(): { logDir: string; cpuList?: string; cpuProfDir?: string; env: Record<string, string>; nodeFlags?: string[] } {
+    const flags = this.options.nodeFlags.trim();
     return {
+      nodeFlags: flags === '' ? undefined : flags === 'none' ? [] : flags.split(/[\s,]+/),
       logDir: this.logDir,
       cpuList: this.cpu.underTest,
       cpuProfDir: this.options.cpuProf ? this.cpuProfDir : undefined,

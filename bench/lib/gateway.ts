@@ -31,6 +31,8 @@ export interface GatewayStart {
   env?: Record<string, string | undefined>;
   /** Extra node flags (e.g. --expose-gc for the memory scenario). */
   nodeArgs?: string[];
+  /** Replaces the production flags of start:prod (A/B of a flag); undefined: those flags. */
+  nodeFlags?: string[];
 }
 
 export function assertBuilt(dist = REPO_DIST): void {
@@ -83,7 +85,7 @@ export function productionNodeFlags(): string[] {
 }
 
 export async function startGatewayProcess(start: GatewayStart): Promise<GatewayChild> {
-  const nodeArgs = [...productionNodeFlags(), ...(start.nodeArgs ?? []), ...(start.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${start.cpuProfDir}`] : [])];
+  const nodeArgs = [...(start.nodeFlags ?? productionNodeFlags()), ...(start.nodeArgs ?? []), ...(start.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${start.cpuProfDir}`] : [])];
   return startNode({
     name: start.name,
     script: gatewayMain,

@@ -53,6 +53,8 @@ export interface BenchOptions {
   cpuProf: boolean;
   /** The built gateway to run (another build for A/B experiments); copied before the run. */
   gatewayDist: string;
+  /** Node flags for every gateway instead of those in package.json start:prod ('none' for none). */
+  nodeFlags: string;
   /** Extra environment for every gateway started (experiments), from `K=V,K=V`. */
   gatewayEnv: Record<string, string>;
 
@@ -86,6 +88,7 @@ const SPEC: Record<keyof BenchOptions, { env: string; arg: string }> = {
   cpuProf: { env: 'BENCH_CPU_PROF', arg: 'cpu-prof' },
   gatewayDist: { env: 'BENCH_GATEWAY_DIST', arg: 'gateway-dist' },
   gatewayEnv: { env: 'BENCH_GATEWAY_ENV', arg: 'gateway-env' },
+  nodeFlags: { env: 'BENCH_NODE_FLAGS', arg: 'node-flags' },
   resultsDir: { env: 'BENCH_RESULTS_DIR', arg: 'results' },
   repeat: { env: 'BENCH_REPEAT', arg: 'repeat' },
   maxRunS: { env: 'BENCH_MAX_SECONDS', arg: 'max-seconds' },
@@ -114,6 +117,7 @@ export function defaultOptions(): BenchOptions {
     cpuProf: false,
     gatewayDist: join(__dirname, '..', '..', 'dist'),
     gatewayEnv: {},
+    nodeFlags: '',
     resultsDir: join(__dirname, '..', 'results'),
     repeat: 1,
     maxRunS: 1800,
