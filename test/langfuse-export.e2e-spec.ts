@@ -68,6 +68,10 @@ it('one trace per completion in the right project, with exactly the client tags 
   expect(gen.model).toBe('accounts/m');
   expect(gen.modelParameters).toMatchObject({ temperature: 0.2 });
   expect(gen.usageDetails).toMatchObject({ input: expect.any(Number), output: expect.any(Number) });
+  // The generation carries the same IO as its trace (observations are stored as JSON text).
+  const parsed = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+  expect(parsed(gen.input)).toEqual(trace.input);
+  expect(parsed(gen.output)).toEqual(trace.output);
 });
 
 it('streams are traced with the assembled output and completion start time', async () => {

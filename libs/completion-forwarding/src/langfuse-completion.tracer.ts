@@ -52,7 +52,8 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
     if (!creds) return undefined;
     const { tracer } = this.exportFor(creds);
     const { messages, tools } = info.request as { messages?: unknown; tools?: unknown };
-    const input = tools === undefined ? { messages } : { messages, tools };
+    // Serialised once for the trace and the generation (the SDK's builders pass strings through).
+    const input = serialize(tools === undefined ? { messages } : { messages, tools });
     const span = tracer.startSpan(TRACE_NAME, {
       startTime: info.startTime,
       attributes: {
@@ -77,10 +78,11 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
       end: (outcome: CompletionOutcome) => {
         if (ended) return;
         ended = true;
+        const output = serialize(outcome.output);
         span.setAttributes({
-          ...createTraceAttributes({ output: outcome.output }),
+          ...createTraceAttributes({ output }),
           ...createObservationAttributes('generation', {
-            output: outcome.output,
+            output,
             model: outcome.model ?? info.model,
             usageDetails: toUsageDetails(outcome.usage),
             completionStartTime: outcome.completionStartTime,
@@ -136,6 +138,17 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
         }
       }),
     );
+  }
+}
+
+/** As the SDK's attribute builders serialise IO: strings as they are, anything else as JSON. */
+function serialize(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return '<failed to serialize>';
   }
 }
 
