@@ -32,6 +32,29 @@ describe('ProjectThrottle', () => {
     budget.dispose();
   });
 
+  it('never makes more than rpm calls in any 60 s, burst included', async () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    try {
+      const rpm = 600;
+      const throttle = new ProjectThrottle(rpm, 1_000);
+      const budget = new ReadBudget(10 * 60_000);
+      const at: number[] = [];
+      const all = Promise.all(Array.from({ length: 2 * rpm }, () => throttle.run(budget, 'call', async () => void at.push(Date.now()))));
+      while (at.length < 2 * rpm) await jest.advanceTimersByTimeAsync(50);
+      await all;
+      let worst = 0;
+      for (let i = 0, j = 0; i < at.length; i++) {
+        while (at[i] - at[j] >= 60_000) j++;
+        worst = Math.max(worst, i - j + 1);
+      }
+      expect(worst).toBeLessThanOrEqual(rpm);
+      expect(worst).toBeGreaterThan(rpm * 0.95); // and it still uses the budget
+      budget.dispose();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('pauses every caller after a 429, and fails fast when the pause outlasts the budget', async () => {
     const throttle = new ProjectThrottle(60_000, 4);
     throttle.pauseUntil(Date.now() + 150);

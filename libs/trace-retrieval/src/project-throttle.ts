@@ -2,9 +2,11 @@ import { ReadBudget } from './read-budget';
 
 /**
  * One Langfuse project's read budget inside this replica, shared by every
- * request: at most `concurrency` calls in flight, at most `rpm` calls per
- * minute (GCRA: a burst of one second's worth, then evenly spaced), and a
- * pause for everyone after a 429 until its Retry-After has passed.
+ * request: at most `concurrency` calls in flight, at most `rpm` calls in
+ * any 60 s (GCRA: a burst of one second's worth, then evenly spaced at
+ * rpm − burst per minute, so burst plus a minute of spacing stays within
+ * rpm and Langfuse never has to answer 429), and a pause for everyone after
+ * a 429 until its Retry-After has passed.
  */
 export class ProjectThrottle {
   private readonly intervalMs: number;
@@ -19,8 +21,9 @@ export class ProjectThrottle {
     rpm: number,
     private readonly concurrency: number,
   ) {
-    this.intervalMs = 60_000 / rpm;
     const burst = Math.max(1, Math.floor(rpm / 60));
+    // GCRA admits at most burst + t / interval calls in any window t.
+    this.intervalMs = 60_000 / Math.max(1, rpm - burst);
     this.burstMs = (burst - 1) * this.intervalMs;
   }
 
