@@ -1,12 +1,13 @@
 import type { Response } from 'express';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { ForwardResult } from './chat-completions.service';
 
 /**
- * Writes a forward result to Express. Streams go through pipeline(): chunks
- * are flushed as they come (no buffering), backpressure is honoured, and a
- * client that disconnects stops the generator, which aborts the upstream.
+ * Writes a forward result to Express. Stream chunks are written to the
+ * socket as the relay yields them (no buffering, no intermediate stream),
+ * waiting for 'drain' when the client reads slowly. A client that leaves
+ * ends the loop, which closes the relay (it traces the interruption and
+ * records nothing); the controller's abort signal has already cut the
+ * upstream call.
  */
 export async function writeForwardResult(res: Response, result: ForwardResult): Promise<void> {
   if (result.kind === 'buffered') {
@@ -23,10 +24,27 @@ export async function writeForwardResult(res: Response, result: ForwardResult): 
   res.flushHeaders();
   res.socket?.setNoDelay(true);
   try {
-    await pipeline(Readable.from(result.chunks, { objectMode: false }), res);
+    for await (const chunk of result.chunks) {
+      if (res.destroyed) break;
+      if (!res.write(chunk)) await drained(res);
+    }
+    if (!res.destroyed) res.end();
   } catch {
-    // The client left or the upstream broke mid-stream: the generator has
-    // already traced it and recorded nothing; the socket is closed.
+    // The upstream broke mid-stream (or the client left while we waited for
+    // it): the relay has traced it and recorded nothing; close the socket.
     if (!res.destroyed) res.destroy();
   }
+}
+
+/** Resolves when the client has taken the buffered data, or is gone. */
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
