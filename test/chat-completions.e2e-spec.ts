@@ -5,6 +5,7 @@
 import OpenAI from 'openai';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
 import { encodeBaseUrl, json, metadataPath, StartedGateway, startGateway, writeSecrets } from './support/gateway';
@@ -257,6 +258,33 @@ describe('tracked completions through LITELLM_URL', () => {
     expect(await ids(gw, rollout)).toHaveLength(0);
     expect(gw.logs.filter((l) => l.startsWith('error'))).toEqual([]);
   });
+
+  it('a client that reads slowly still gets the whole stream (backpressure), and the id is recorded', async () => {
+    const rollout = rid();
+    const frames = 100_000; // ~20 MB of SSE: more than the kernel's socket buffers hold while the client pauses
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest(`${gw.url}${metadataPath({ rollout })}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer sk-client-key-123', 'x-fake-chunks': String(frames) },
+      });
+      req.once('error', reject);
+      req.once('response', (res) => {
+        const parts: Buffer[] = [];
+        res.pause();
+        setTimeout(() => {
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.once('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
+          res.resume();
+        }, 3_000);
+      });
+      req.end(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }], stream: true }));
+    });
+    expect(status).toBe(200);
+    const events = text.split('\n\n').filter((e) => e.startsWith('data: '));
+    expect(events[events.length - 1]).toBe('data: [DONE]');
+    expect(events).toHaveLength(frames + 3); // role, content pieces, finish, [DONE]
+    expect(await ids(gw, rollout)).toHaveLength(1);
+  }, 30_000);
 
   it('upstream failing mid-stream → the client sees an error and nothing is recorded', async () => {
     const rollout = rid();
