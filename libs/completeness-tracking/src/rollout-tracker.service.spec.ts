@@ -63,6 +63,34 @@ describe('RolloutTracker', () => {
     await t.onModuleDestroy();
   });
 
+  it('keeps an id queued while a drain of the same rollout is in flight', async () => {
+    const store = new FlakyStore();
+    const t = new RolloutTracker(store, config(10));
+    store.up = false;
+    await t.record('r', 'a');
+    store.up = true;
+    // The drain stores 'a' slowly; meanwhile the backend blips and 'b' of the same rollout is queued.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const register = store.register.bind(store);
+    store.register = async (rolloutId, id) => {
+      if (id === 'a') await gate;
+      return register(rolloutId, id);
+    };
+    const draining = t.drain();
+    store.up = false;
+    await t.record('r', 'b');
+    store.up = true;
+    release();
+    await draining;
+    expect(t.stats().pending).toBe(1);
+    expect(await t.expectedIds('r')).toEqual(expect.arrayContaining(['a', 'b']));
+    await t.drain();
+    expect(store.data.get('r')).toEqual(new Set(['a', 'b']));
+    expect(t.stats()).toMatchObject({ pending: 0, retriedOk: 2, rejected: 0 });
+    await t.onModuleDestroy();
+  });
+
   it('fails loudly when the queue is full instead of dropping the id', async () => {
     const store = new FlakyStore();
     const t = new RolloutTracker(store, config(1));

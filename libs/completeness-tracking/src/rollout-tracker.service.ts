@@ -127,9 +127,14 @@ export class RolloutTracker implements OnModuleDestroy {
         this.counters.retriedOk++;
         this.counters.registered++;
       }
-      this.pending.delete(rolloutId);
+      // Ids of this rollout queued while we awaited are in the same set: keep them.
+      if (ids.size === 0) this.pending.delete(rolloutId);
     }
     this.backoffMs = RETRY_BASE_MS;
+    if (this.pendingCount > 0) {
+      this.schedule(); // queued during this round, after their rollout was passed
+      return;
+    }
     this.logger.log('Retry queue drained: every queued registration is now stored.');
   }
 
