@@ -306,6 +306,14 @@ describe('tracked completions through LITELLM_URL', () => {
     expect(upstream.requests[0].headers.authorization).toBe('Bearer sk-client-key-123');
   });
 
+  it('catch-all: a GET that declares a JSON content-type but has no body goes upstream without one', async () => {
+    const res = await fetch(`${gw.url}/v1/models`, { headers: { 'content-type': 'application/json', authorization: 'Bearer sk-client-key-123' } });
+    expect(res.status).toBe(200);
+    expect(upstream.requests[0].method).toBe('GET');
+    expect(upstream.requests[0].body).toBeUndefined();
+    expect(upstream.requests[0].headers['content-length']).toBeUndefined();
+  });
+
   it('health and readiness', async () => {
     expect(await (await fetch(`${gw.url}/health`)).json()).toEqual({ status: 'healthy', service: 'metadata-proxy' });
     const ready = await json(await fetch(`${gw.url}/ready`));

@@ -37,6 +37,8 @@ export function jsonBodyParser(limitSetting: string): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const type = req.headers['content-type'];
     if (type === undefined || !JSON_TYPE.test(type) || (req as { _body?: boolean })._body) return next();
+    // No body at all (a GET with a content-type): leave req.body unset, as body-parser does.
+    if (req.headers['transfer-encoding'] === undefined && req.headers['content-length'] === undefined) return next();
     const charset = CHARSET.exec(type)?.[1].toLowerCase();
     if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
       req.resume();
