@@ -13,13 +13,13 @@
  */
 import { join, resolve } from 'node:path';
 import { BenchEnv } from './lib/env';
-import { snapshotDist } from './lib/gateway';
+import { snapshotBaselineDist, snapshotDist } from './lib/gateway';
 import { parseOptions } from './lib/options';
 import { killAllChildren, pinSelf } from './lib/processes';
 import { log, machine, machineLine, writeResults } from './lib/report';
 import { OverheadResult, printOverhead, printOverheadMedians, runOverhead } from './scenarios/overhead';
 import { runProfile, summariseProfiles } from './scenarios/profile';
-import { printBreakdown, runBreakdown } from './scenarios/breakdown';
+import { BreakdownResult, printBreakdown, printBreakdownMedians, runBreakdown } from './scenarios/breakdown';
 import { printStreaming, runStreaming } from './scenarios/streaming';
 import { printRead, runRead } from './scenarios/read';
 import { printMemory, runMemory } from './scenarios/memory';
@@ -71,6 +71,7 @@ async function main(): Promise<number> {
   const runId = new Date().toISOString().replace(/[:.]/g, '-');
   const dropSnapshot = snapshotDist(join(options.resultsDir, `.dist-${runId}`), resolve(options.gatewayDist));
   process.once('exit', dropSnapshot);
+  if (options.baselineDist) process.once('exit', snapshotBaselineDist(join(options.resultsDir, `.dist-${runId}-baseline`), resolve(options.baselineDist)));
 
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: still running after BENCH_MAX_SECONDS=${options.maxRunS} s: stopping everything.\n`);
@@ -112,6 +113,7 @@ async function main(): Promise<number> {
     }
     results[scenario] = options.repeat > 1 ? repeats : repeats[0];
     if (scenario === 'overhead' && options.repeat > 1) printOverheadMedians(repeats.filter(Array.isArray) as OverheadResult[][]);
+    if (scenario === 'breakdown' && options.repeat > 1) printBreakdownMedians(repeats.filter((r) => r && typeof r === 'object' && 'rows' in r) as BreakdownResult[]);
   }
   const file = writeResults(options.resultsDir, which, { machine: machine(), options, results });
   log(`\nresults: ${file}`);

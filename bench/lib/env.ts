@@ -33,9 +33,8 @@ export class BenchEnv {
 
   /** Settings every gateway of a scenario shares: logs, CPU pinning, profiling, extra env. */
   gatewayCommon(): { logDir: string; cpuList?: string; cpuProfDir?: string; env: Record<string, string>; nodeFlags?: string[] } {
-    const flags = this.options.nodeFlags.trim();
     return {
-      nodeFlags: flags === '' ? undefined : flags === 'none' ? [] : flags.split(/[\s,]+/),
+      nodeFlags: parseNodeFlags(this.options.nodeFlags),
       logDir: this.logDir,
       cpuList: this.cpu.underTest,
       cpuProfDir: this.options.cpuProf ? this.cpuProfDir : undefined,
@@ -152,4 +151,10 @@ export async function deletePrefix(client: Redis, prefix: string): Promise<void>
     if (keys.length > 0) await client.del(...keys);
     cursor = next;
   } while (cursor !== '0');
+}
+
+/** A node-flags= setting: '' → undefined (start:prod's flags), 'none' → [], else the flags. */
+export function parseNodeFlags(setting: string): string[] | undefined {
+  const flags = setting.trim();
+  return flags === '' ? undefined : flags === 'none' ? [] : flags.split(/[\s,]+/);
 }

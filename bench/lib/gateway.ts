@@ -33,6 +33,8 @@ export interface GatewayStart {
   nodeArgs?: string[];
   /** Replaces the production flags of start:prod (A/B of a flag); undefined: those flags. */
   nodeFlags?: string[];
+  /** main.js to run instead of the snapshot of gateway-dist (the baseline of an A/B). */
+  main?: string;
 }
 
 export function assertBuilt(dist = REPO_DIST): void {
@@ -49,12 +51,29 @@ export function assertBuilt(dist = REPO_DIST): void {
  * clean-up function.
  */
 export function snapshotDist(snapshotDir: string, dist = REPO_DIST): () => void {
+  gatewayMain = copyDist(snapshotDir, dist);
+  return () => rmSync(snapshotDir, { recursive: true, force: true });
+}
+
+let baselineMain: string | undefined;
+
+/** The same for a second build (`baseline-dist=`), which breakdown runs next to the current one. */
+export function snapshotBaselineDist(snapshotDir: string, dist: string): () => void {
+  baselineMain = copyDist(snapshotDir, dist);
+  return () => rmSync(snapshotDir, { recursive: true, force: true });
+}
+
+/** main.js of the baseline build, when one was given. */
+export function baselineGatewayMain(): string | undefined {
+  return baselineMain;
+}
+
+function copyDist(snapshotDir: string, dist: string): string {
   assertBuilt(dist);
   rmSync(snapshotDir, { recursive: true, force: true });
   cpSync(dist, snapshotDir, { recursive: true, filter: (src) => !src.endsWith('.map') && !src.endsWith('.tsbuildinfo') });
-  gatewayMain = join(snapshotDir, MAIN_IN_DIST);
   assertBuilt(snapshotDir);
-  return () => rmSync(snapshotDir, { recursive: true, force: true });
+  return join(snapshotDir, MAIN_IN_DIST);
 }
 
 /** A secrets YAML pointing the bench project at the fake Langfuse. */
@@ -88,7 +107,7 @@ export async function startGatewayProcess(start: GatewayStart): Promise<GatewayC
   const nodeArgs = [...(start.nodeFlags ?? productionNodeFlags()), ...(start.nodeArgs ?? []), ...(start.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${start.cpuProfDir}`] : [])];
   return startNode({
     name: start.name,
-    script: gatewayMain,
+    script: start.main ?? gatewayMain,
     nodeArgs,
     readyPath: '/health',
     logDir: start.logDir,

@@ -55,6 +55,10 @@ export interface BenchOptions {
   gatewayDist: string;
   /** Node flags for every gateway instead of those in package.json start:prod ('none' for none). */
   nodeFlags: string;
+  /** Breakdown A/B: another build run next to gateway-dist, row by row ('' = none). */
+  baselineDist: string;
+  /** Node flags of the baseline build ('' = as node-flags, 'none' for none). */
+  baselineNodeFlags: string;
   /** Extra environment for every gateway started (experiments), from `K=V,K=V`. */
   gatewayEnv: Record<string, string>;
 
@@ -89,6 +93,8 @@ const SPEC: Record<keyof BenchOptions, { env: string; arg: string }> = {
   gatewayDist: { env: 'BENCH_GATEWAY_DIST', arg: 'gateway-dist' },
   gatewayEnv: { env: 'BENCH_GATEWAY_ENV', arg: 'gateway-env' },
   nodeFlags: { env: 'BENCH_NODE_FLAGS', arg: 'node-flags' },
+  baselineDist: { env: 'BENCH_BASELINE_DIST', arg: 'baseline-dist' },
+  baselineNodeFlags: { env: 'BENCH_BASELINE_NODE_FLAGS', arg: 'baseline-node-flags' },
   resultsDir: { env: 'BENCH_RESULTS_DIR', arg: 'results' },
   repeat: { env: 'BENCH_REPEAT', arg: 'repeat' },
   maxRunS: { env: 'BENCH_MAX_SECONDS', arg: 'max-seconds' },
@@ -118,6 +124,8 @@ export function defaultOptions(): BenchOptions {
     gatewayDist: join(__dirname, '..', '..', 'dist'),
     gatewayEnv: {},
     nodeFlags: '',
+    baselineDist: '',
+    baselineNodeFlags: '',
     resultsDir: join(__dirname, '..', 'results'),
     repeat: 1,
     maxRunS: 1800,

@@ -11,6 +11,12 @@ export interface Distribution {
   max: number;
 }
 
+/** Median (mean of the middle two for an even count). */
+export function median(values: number[]): number {
+  const s = [...values].sort((p, q) => p - q);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
 /** Percentile of an ascending-sorted array (nearest rank). */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;

@@ -5,12 +5,12 @@
  * the quickest way to see which change moves what (before/after runs).
  */
 import { randomUUID } from 'node:crypto';
-import { BenchEnv, deletePrefix } from '../lib/env';
-import { chatBody, startGatewayProcess, trackedPath } from '../lib/gateway';
+import { BenchEnv, deletePrefix, parseNodeFlags } from '../lib/env';
+import { baselineGatewayMain, chatBody, startGatewayProcess, trackedPath } from '../lib/gateway';
 import { LoadResult, runLoad } from '../lib/load';
 import { assertAlive, Child, cpuTimesMs, sleep } from '../lib/processes';
 import { log, table } from '../lib/report';
-import { round } from '../lib/stats';
+import { median, round } from '../lib/stats';
 
 export interface BreakdownRow {
   variant: string;
@@ -27,6 +27,13 @@ interface Variant {
   proxy?: boolean;
   /** A framework floor (bench/framework-floor.ts) instead of the gateway. */
   floor?: 'node' | 'express' | 'nest';
+  /** Run the baseline build (baseline-dist=) instead of gateway-dist. */
+  baseline?: boolean;
+}
+
+export interface BreakdownResult {
+  settings: Record<string, unknown>;
+  rows: BreakdownRow[];
 }
 
 const VARIANTS: Variant[] = [
@@ -40,7 +47,7 @@ const VARIANTS: Variant[] = [
   { name: 'gateway, tracked (Redis), export on  (= c)', path: (r) => trackedPath(r), env: { LANGFUSE_EXPORT: 'true' } },
 ];
 
-export async function runBreakdown(env: BenchEnv): Promise<{ settings: Record<string, unknown>; rows: BreakdownRow[] }> {
+export async function runBreakdown(env: BenchEnv): Promise<BreakdownResult> {
   const o = env.options;
   const { client: redis, resolved } = await env.redis();
   const langfuse = await env.fakeLangfuseProcess();
@@ -51,7 +58,12 @@ export async function runBreakdown(env: BenchEnv): Promise<{ settings: Record<st
   const wanted = o.variants.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
   const variants = wanted.length ? VARIANTS.filter((v) => wanted.some((w) => v.name.toLowerCase().includes(w))) : VARIANTS;
   if (variants.length === 0) throw new Error(`variants=${o.variants} matches none of: ${VARIANTS.map((v) => v.name).join('; ')}`);
-  for (const v of variants) {
+  // A/B: every gateway row also runs on the baseline build, just before the current one.
+  const baselineMain = baselineGatewayMain();
+  const runs = baselineMain
+    ? variants.flatMap((v) => (v.proxy || v.floor ? [v] : [{ ...v, name: `${v.name} [baseline]`, baseline: true }, v]))
+    : variants;
+  for (const v of runs) {
     const keyPrefix = `bench-${randomUUID().slice(0, 8)}`;
     let target: Child;
     if (v.proxy) {
@@ -62,6 +74,7 @@ export async function runBreakdown(env: BenchEnv): Promise<{ settings: Record<st
       const common = env.gatewayCommon();
       target = await startGatewayProcess({
         ...common,
+        ...(v.baseline ? { main: baselineMain, nodeFlags: o.baselineNodeFlags.trim() ? parseNodeFlags(o.baselineNodeFlags) : common.nodeFlags } : {}),
         name: `gateway-${rows.length}`,
         upstreamUrl: upstream.url,
         redisUrl: resolved.url,
@@ -94,12 +107,29 @@ export async function runBreakdown(env: BenchEnv): Promise<{ settings: Record<st
   return { settings: { connections: o.connections, rate: o.rate, durationS: o.durationS, upstreamLatencyMs: o.upstreamLatencyMs, gatewayEnv: o.gatewayEnv }, rows };
 }
 
-export function printBreakdown(r: { settings: Record<string, unknown>; rows: BreakdownRow[] }): void {
+export function printBreakdown(r: BreakdownResult): void {
   log(
     table(
       `Cost breakdown — ${r.settings.connections} connections${r.settings.rate ? ` at ${r.settings.rate} req/s` : ''}, upstream ${r.settings.upstreamLatencyMs} ms, ${r.settings.durationS} s each`,
       ['variant', 'req/s', 'p50 ms', 'p99 ms', 'non-200+err', 'CPU ms/1k req', 'of which kernel'],
       r.rows.map((x) => [x.variant, round(x.load.rps, 0), round(x.load.latency.p50), round(x.load.latency.p99), x.load.responses - x.load.ok + x.load.errors, round(x.cpuMsPer1k, 0), round(x.systemMsPer1k, 0)]),
+    ),
+  );
+}
+
+/** Medians per row over `repeat` runs (each run with fresh processes); with baseline-dist=, the A/B. */
+export function printBreakdownMedians(runs: BreakdownResult[]): void {
+  if (runs.length === 0) return;
+  const names = [...new Set(runs.flatMap((r) => r.rows.map((x) => x.variant)))];
+  const cell = (values: number[], digits = 0) => `${round(median(values), digits)} (${round(Math.min(...values), digits)}–${round(Math.max(...values), digits)})`;
+  log(
+    table(
+      `Medians of ${runs.length} runs (min–max)`,
+      ['variant', 'req/s', 'p50 ms', 'CPU ms/1k req', 'of which kernel'],
+      names.map((name) => {
+        const rows = runs.flatMap((r) => r.rows.filter((x) => x.variant === name));
+        return [name, cell(rows.map((x) => x.load.rps)), cell(rows.map((x) => x.load.latency.p50), 1), cell(rows.map((x) => x.cpuMsPer1k)), cell(rows.map((x) => x.systemMsPer1k))];
+      }),
     ),
   );
 }

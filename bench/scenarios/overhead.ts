@@ -14,7 +14,7 @@ import { BenchEnv, deletePrefix } from '../lib/env';
 import { LoadResult, runLoad } from '../lib/load';
 import { assertAlive, Child, cpuTimeMs, sleep } from '../lib/processes';
 import { log, table } from '../lib/report';
-import { round } from '../lib/stats';
+import { median, round } from '../lib/stats';
 
 export interface TargetResult {
   target: string;
@@ -250,10 +250,6 @@ export function printOverhead(r: OverheadResult): void {
 /** Medians over repeated overhead runs (the gateway's throughput varies from one process to the next). */
 export function printOverheadMedians(runs: OverheadResult[][]): void {
   if (runs.length === 0) return;
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((p, q) => p - q);
-    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  };
   for (let level = 0; level < runs[0].length; level++) {
     const first = runs[0][level];
     const rows = first.targets.map((t, i) => {
