@@ -3,13 +3,14 @@
  * fake OpenAI upstream and the pass-through proxy as child processes, the fake
  * Langfuse in-process (its `calls` and stored traces are read directly).
  */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import ts from 'typescript';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { startFakeLangfuse, type FakeLangfuse, type FakeLangfuseOptions } from '../../test/fakes/fake-langfuse.server';
 import { resolveOrStartRedis, type ResolvedRedis } from '../../test/support/redis';
-import { BENCH_PROJECT } from './gateway';
+import { BENCH_PROJECT, GatewayChild, startGatewayProcess } from './gateway';
 import { BenchOptions } from './options';
 import { Child, cpuSets, REPO_ROOT, startNode } from './processes';
 
@@ -75,6 +76,30 @@ export class BenchEnv {
     });
     this.defer(() => child.stop());
     return child;
+  }
+
+  /**
+   * Redis, the fake upstream and the fake Langfuse (as a process), and one
+   * gateway tracking into a fresh key prefix with export on; all stopped or
+   * cleaned up by stopAll.
+   */
+  async trackedGateway(nodeArgs: string[] = []): Promise<{ gateway: GatewayChild; upstream: Child; langfuse: Child }> {
+    const { client: redis, resolved } = await this.redis();
+    const langfuse = await this.fakeLangfuseProcess();
+    const upstream = await this.fakeUpstream();
+    const keyPrefix = `bench-${randomUUID().slice(0, 8)}`;
+    this.defer(() => deletePrefix(redis, keyPrefix));
+    const gateway = await startGatewayProcess({
+      ...this.gatewayCommon(),
+      name: 'gateway',
+      upstreamUrl: upstream.url,
+      redisUrl: resolved.url,
+      keyPrefix,
+      langfuseUrl: langfuse.url,
+      nodeArgs,
+    });
+    this.defer(() => gateway.stop());
+    return { gateway, upstream, langfuse };
   }
 
   /** The baseline proxy, transpiled to plain JS first so it runs on bare node (no TypeScript compiler in its memory). */

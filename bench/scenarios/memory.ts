@@ -7,10 +7,9 @@
  * preloaded monitor runs a full GC, so the figures are live memory, not
  * garbage waiting for the collector.
  */
-import { randomUUID } from 'node:crypto';
 import { Agent, ClientRequest, request } from 'node:http';
-import { BenchEnv, deletePrefix } from '../lib/env';
-import { chatBody, startGatewayProcess, trackedPath } from '../lib/gateway';
+import { BenchEnv } from '../lib/env';
+import { chatBody, trackedPath } from '../lib/gateway';
 import { runLoad } from '../lib/load';
 import { assertAlive, Child, sleep } from '../lib/processes';
 import { log, table } from '../lib/report';
@@ -41,24 +40,10 @@ const CHUNK_GAP_MS = 5000;
 
 export async function runMemory(env: BenchEnv): Promise<MemoryResult> {
   const o = env.options;
-  const { client: redis, resolved } = await env.redis();
-  const langfuse = await env.fakeLangfuseProcess();
-  const upstream = await env.fakeUpstream();
-  const keyPrefix = `bench-${randomUUID().slice(0, 8)}`;
-  env.defer(() => deletePrefix(redis, keyPrefix));
+  const { gateway, upstream, langfuse } = await env.trackedGateway(['--expose-gc']);
   const rollout = `bench-mem-${Date.now()}`;
   const rows: MemoryRow[] = [];
 
-  const gateway = await startGatewayProcess({
-    ...env.gatewayCommon(),
-    name: 'gateway',
-    upstreamUrl: upstream.url,
-    redisUrl: resolved.url,
-    keyPrefix,
-    langfuseUrl: langfuse.url,
-    nodeArgs: ['--expose-gc'],
-  });
-  env.defer(() => gateway.stop());
   rows.push(await measure('gateway (tracked, Redis, Langfuse export)', gateway, trackedPath(rollout), trackedPath(`${rollout}-warmup`)));
   await gateway.stop();
 

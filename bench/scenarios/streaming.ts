@@ -5,10 +5,9 @@
  * gateway batched chunks, gaps near 0 (and several events per read) would
  * show up where the direct side has none.
  */
-import { randomUUID } from 'node:crypto';
 import { Agent } from 'node:http';
-import { BenchEnv, deletePrefix } from '../lib/env';
-import { chatBody, GatewayChild, LoopStats, startGatewayProcess, trackedPath } from '../lib/gateway';
+import { BenchEnv } from '../lib/env';
+import { chatBody, GatewayChild, LoopStats, trackedPath } from '../lib/gateway';
 import { assertAlive, cpuTimeMs, sleep } from '../lib/processes';
 import { log, table } from '../lib/report';
 import { pool, StreamTiming, timedStream } from '../lib/sse-client';
@@ -45,20 +44,7 @@ export interface StreamingResult {
 
 export async function runStreaming(env: BenchEnv): Promise<StreamingResult> {
   const o = env.options;
-  const { client: redis, resolved } = await env.redis();
-  const langfuse = await env.fakeLangfuseProcess();
-  const upstream = await env.fakeUpstream();
-  const keyPrefix = `bench-${randomUUID().slice(0, 8)}`;
-  env.defer(() => deletePrefix(redis, keyPrefix));
-  const gateway = await startGatewayProcess({
-    ...env.gatewayCommon(),
-    name: 'gateway',
-    upstreamUrl: upstream.url,
-    redisUrl: resolved.url,
-    keyPrefix,
-    langfuseUrl: langfuse.url,
-  });
-  env.defer(() => gateway.stop());
+  const { gateway, upstream, langfuse } = await env.trackedGateway();
 
   const headers = {
     'content-type': 'application/json',
