@@ -87,12 +87,14 @@ export class ChatCompletionsService {
       startTime: new Date(),
     });
 
+    const headers = upstreamHeaders(call.headers, this.policy.gatewayKeyDigests());
+    headers['content-type'] = 'application/json';
     let response: UpstreamResponse;
     try {
       response = await this.upstream.send({
         method: 'POST',
         url: `${target.baseUrl}/chat/completions`,
-        headers: { ...upstreamHeaders(call.headers, this.policy.gatewayKeyDigests()), 'content-type': 'application/json' },
+        headers,
         body: Buffer.from(JSON.stringify(this.outgoingBody(body, target, tags, tracked !== undefined, projectId))),
         guardPrivate: target.guardPrivate,
         signal: call.signal,
@@ -102,17 +104,17 @@ export class ChatCompletionsService {
       throw err;
     }
 
-    const headers = clientHeaders(response.headers);
-    if (tracked) headers['x-insertion-id'] = tracked.insertionId;
-    if (trace) headers['x-langfuse-trace-id'] = trace.traceId;
+    const answerHeaders = clientHeaders(response.headers);
+    if (tracked) answerHeaders['x-insertion-id'] = tracked.insertionId;
+    if (trace) answerHeaders['x-langfuse-trace-id'] = trace.traceId;
 
     const contentType = String(response.headers['content-type'] ?? '');
     if (response.status === 200 && contentType.startsWith('text/event-stream')) {
-      return { kind: 'stream', status: 200, headers, chunks: this.relay(response.body, trace, tracked) };
+      return { kind: 'stream', status: 200, headers: answerHeaders, chunks: this.relay(response.body, trace, tracked) };
     }
     const payload = await readAll(response.body, call.signal);
     await this.finishBuffered(response.status, payload, trace, tracked);
-    return { kind: 'buffered', status: response.status, headers, body: payload };
+    return { kind: 'buffered', status: response.status, headers: answerHeaders, body: payload };
   }
 
   /** What the upstream receives: the client's body, our model name, tags where the upstream consumes them. */
@@ -223,15 +225,18 @@ function traceMetadata(m: RolloutMetadata, insertionId: string): Record<string, 
 function readAll(body: Readable, signal: AbortSignal): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    const fail = (err?: Error) =>
+      reject(
+        signal.aborted
+          ? new GatewayError(GatewayErrorCode.ClientClosedRequest, 'The client disconnected while the upstream was answering.')
+          : new GatewayError(GatewayErrorCode.UpstreamUnreachable, `The upstream connection broke while sending its answer${err ? `: ${err.message}` : ''}.`),
+      );
     body.on('data', (chunk: Buffer) => chunks.push(chunk));
     body.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-    body.once('error', (err) => {
-      if (signal.aborted) reject(new GatewayError(GatewayErrorCode.ClientClosedRequest, 'The client disconnected while the upstream was answering.'));
-      else reject(new GatewayError(GatewayErrorCode.UpstreamUnreachable, `The upstream connection broke while sending its answer: ${err.message}.`));
-    });
-    // An IncomingMessage cut short emits 'aborted'/'close' without 'end'.
+    body.once('error', fail);
+    // A body cut short may only close, without 'end' or 'error' (the first settlement wins).
     body.once('close', () => {
-      if (!body.readableEnded) reject(new GatewayError(signal.aborted ? GatewayErrorCode.ClientClosedRequest : GatewayErrorCode.UpstreamUnreachable, signal.aborted ? 'The client disconnected while the upstream was answering.' : 'The upstream connection broke while sending its answer.'));
+      if (!body.readableEnded) fail();
     });
   });
 }

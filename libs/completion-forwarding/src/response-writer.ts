@@ -11,16 +11,13 @@ import { ForwardResult } from './chat-completions.service';
  */
 export async function writeForwardResult(res: Response, result: ForwardResult): Promise<void> {
   if (result.kind === 'buffered') {
-    // writeHead merges headers set earlier (x-request-id) with these in one call.
+    // writeHead merges headers set earlier (x-request-id) with these in one call (streams too).
     result.headers['content-length'] = String(result.body.length);
     res.writeHead(result.status, result.headers);
     res.end(result.body);
     return;
   }
-  res.status(result.status);
-  for (const [name, value] of Object.entries(result.headers)) res.setHeader(name, value);
-  res.setHeader('cache-control', 'no-cache');
-  res.setHeader('x-accel-buffering', 'no');
+  res.writeHead(result.status, { ...result.headers, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
   res.flushHeaders();
   res.socket?.setNoDelay(true);
   try {
