@@ -1,10 +1,10 @@
-import { DynamicModule, Module, Type } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { HttpUpstreamClient } from './http-upstream.client';
 import { CatchAllController } from './catch-all.controller';
 import { ChatCompletionsController } from './chat-completions.controller';
 import { ChatCompletionsService } from './chat-completions.service';
-import { ChatRequestPreprocessor, PassThroughChatRequestPreprocessor } from './chat-request.preprocessor';
+import { ChatRequestPreprocessor, CUSTOM_CHAT_PREPROCESSOR, PassThroughChatRequestPreprocessor } from './chat-request.preprocessor';
 import { CompletionTracer } from './completion.tracer';
 import { forwardingConfig, tracingConfig } from './forwarding.config';
 import { ForwardingPolicy } from './forwarding.policy';
@@ -20,28 +20,24 @@ import { UpstreamTargetResolver } from './upstream-target.resolver';
 })
 export class UpstreamModule {}
 
-export interface CompletionForwardingOptions {
-  /** Replaces the pass-through chat preprocessor. */
-  chatPreprocessor?: Type<ChatRequestPreprocessor>;
-}
-
-@Module({})
-export class CompletionForwardingModule {
-  static forRoot(options: CompletionForwardingOptions = {}): DynamicModule {
-    return {
-      module: CompletionForwardingModule,
-      imports: [UpstreamModule, ConfigModule.forFeature(tracingConfig)],
-      controllers: [ChatCompletionsController],
-      providers: [
-        ChatCompletionsService,
-        LangfuseCompletionTracer,
-        { provide: CompletionTracer, useExisting: LangfuseCompletionTracer },
-        { provide: ChatRequestPreprocessor, useClass: options.chatPreprocessor ?? PassThroughChatRequestPreprocessor },
-      ],
-      exports: [ChatCompletionsService, CompletionTracer, LangfuseCompletionTracer, ChatRequestPreprocessor, UpstreamModule],
-    };
-  }
-}
+/** Chat completions: the route, forwarding, tracing; the preprocessor is replaceable (CUSTOM_CHAT_PREPROCESSOR). */
+@Module({
+  imports: [UpstreamModule, ConfigModule.forFeature(tracingConfig)],
+  controllers: [ChatCompletionsController],
+  providers: [
+    ChatCompletionsService,
+    LangfuseCompletionTracer,
+    { provide: CompletionTracer, useExisting: LangfuseCompletionTracer },
+    PassThroughChatRequestPreprocessor,
+    {
+      provide: ChatRequestPreprocessor,
+      inject: [PassThroughChatRequestPreprocessor, { token: CUSTOM_CHAT_PREPROCESSOR, optional: true }],
+      useFactory: (passThrough: ChatRequestPreprocessor, custom?: ChatRequestPreprocessor) => custom ?? passThrough,
+    },
+  ],
+  exports: [ChatCompletionsService, CompletionTracer, LangfuseCompletionTracer, ChatRequestPreprocessor, UpstreamModule],
+})
+export class CompletionForwardingModule {}
 
 /** The catch-all route; import it after every other module so it matches last. */
 @Module({

@@ -9,7 +9,7 @@ import { ConfigurableModuleBuilder, DynamicModule, MiddlewareConsumer, Module, M
 import { ConfigModule } from '@nestjs/config';
 import { AuthModule, AuthProvider } from '@app/auth';
 import { CompletenessTrackingModule } from '@app/completeness-tracking';
-import { CatchAllProxyModule, ChatRequestPreprocessor, CompletionForwardingModule } from '@app/completion-forwarding';
+import { CatchAllProxyModule, ChatRequestPreprocessor, CompletionForwardingModule, CUSTOM_CHAT_PREPROCESSOR } from '@app/completion-forwarding';
 import { CredentialVaultModule } from '@app/credential-vault';
 import { RolloutStatusModule } from '@app/rollout-status';
 import { CUSTOM_TRACES_PREPROCESSOR, TraceRetrievalModule, TracesRequestPreprocessor } from '@app/trace-retrieval';
@@ -41,29 +41,36 @@ export interface GatewayModuleExtras {
 
 const builder = new ConfigurableModuleBuilder<GatewayModuleOptions>()
   .setClassMethodName('forRoot')
-  .setExtras<GatewayModuleExtras>({ catchAll: true }, (definition: DynamicModule, extras: GatewayModuleExtras) => ({
-    ...definition,
-    global: true,
-    imports: [
-      ...(definition.imports ?? []),
-      ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig] }),
-      CredentialVaultModule,
-      CompletenessTrackingModule,
-      AuthModule.forRoot({ provider: extras.authProvider }),
-      CompletionForwardingModule.forRoot({ chatPreprocessor: extras.chatPreprocessor }),
-      TraceRetrievalModule,
-      RolloutStatusModule,
-      ...(extras.imports ?? []),
-      ...(extras.catchAll === false ? [] : [CatchAllProxyModule]),
-    ],
-    providers: [
-      ...(definition.providers ?? []),
-      GatewayMetrics,
+  .setExtras<GatewayModuleExtras>({ catchAll: true }, (definition: DynamicModule, extras: GatewayModuleExtras) => {
+    // Global (this module is), so the one instance of each feature module picks them up.
+    const customPreprocessors = [
+      ...(extras.chatPreprocessor ? [{ provide: CUSTOM_CHAT_PREPROCESSOR, useClass: extras.chatPreprocessor }] : []),
       ...(extras.tracesPreprocessor ? [{ provide: CUSTOM_TRACES_PREPROCESSOR, useClass: extras.tracesPreprocessor }] : []),
-    ],
-    controllers: [HealthController, MetricsController, ...(definition.controllers ?? []), ...(extras.controllers ?? [])],
-    exports: [...(definition.exports ?? []), ...(extras.tracesPreprocessor ? [CUSTOM_TRACES_PREPROCESSOR] : [])],
-  }))
+    ];
+    return {
+      ...definition,
+      global: true,
+      imports: [
+        ...(definition.imports ?? []),
+        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig] }),
+        CredentialVaultModule,
+        CompletenessTrackingModule,
+        AuthModule.forRoot({ provider: extras.authProvider }),
+        CompletionForwardingModule,
+        TraceRetrievalModule,
+        RolloutStatusModule,
+        ...(extras.imports ?? []),
+        ...(extras.catchAll === false ? [] : [CatchAllProxyModule]),
+      ],
+      providers: [
+        ...(definition.providers ?? []),
+        GatewayMetrics,
+        ...customPreprocessors,
+      ],
+      controllers: [HealthController, MetricsController, ...(definition.controllers ?? []), ...(extras.controllers ?? [])],
+      exports: [...(definition.exports ?? []), ...customPreprocessors.map((p) => p.provide)],
+    };
+  })
   .build();
 
 export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN: GATEWAY_MODULE_OPTIONS } = builder;
