@@ -31,12 +31,18 @@ function describe(e: ValidationError): string {
   return `${e.property}: ${constraints} (got ${JSON.stringify(e.value)})`;
 }
 
-/** `true/false/1/0/yes/no/on/off` → boolean; anything else is left for the validator to reject. */
-export function toBool({ value }: { value: unknown }): unknown {
-  if (typeof value === 'boolean') return value;
-  if (typeof value !== 'string') return value;
-  const v = value.trim().toLowerCase();
+/**
+ * `true/false/1/0/yes/no/on/off` → boolean; anything else is left for the
+ * validator to reject. Reads the raw string from the source object: with
+ * enableImplicitConversion, class-transformer has already turned `value`
+ * into Boolean("false") === true by the time a @Transform runs.
+ */
+export function toBool({ value, key, obj }: { value: unknown; key?: string; obj?: Record<string, unknown> }): unknown {
+  const raw = obj && key !== undefined && key in obj ? obj[key] : value;
+  if (typeof raw === 'boolean') return raw;
+  if (typeof raw !== 'string') return raw;
+  const v = raw.trim().toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(v)) return true;
   if (['false', '0', 'no', 'off'].includes(v)) return false;
-  return value;
+  return raw;
 }
