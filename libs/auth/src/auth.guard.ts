@@ -8,6 +8,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { GatewayError, GatewayErrorCode } from '@app/common';
+import { AccountInfo, AuthRequest } from './account-info';
 import { ACCOUNT_KEY } from './account.decorator';
 import { AuthProvider } from './auth.provider';
 import { IS_PUBLIC } from './public.decorator';
@@ -24,14 +25,19 @@ export class AuthGuard implements CanActivate {
     const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
     if (isPublic) return true;
     const request = context.switchToHttp().getRequest<Request>();
-    const account = await this.provider.authenticate({ method: request.method, path: request.path, headers: request.headers });
-    if (!account) {
-      throw new GatewayError(
-        GatewayErrorCode.Unauthenticated,
-        'Missing or invalid gateway API key: send it as "X-Gateway-Key: <key>" or "Authorization: Bearer <key>".',
-      );
-    }
-    (request as unknown as Record<string, unknown>)[ACCOUNT_KEY] = account;
+    (request as unknown as Record<string, unknown>)[ACCOUNT_KEY] = await authenticate(this.provider, { method: request.method, path: request.path, headers: request.headers });
     return true;
   }
+}
+
+/** The account behind a request, or the 401 (the gateway's direct chat route calls this too). */
+export async function authenticate(provider: AuthProvider, request: AuthRequest): Promise<AccountInfo> {
+  const account = await provider.authenticate(request);
+  if (!account) {
+    throw new GatewayError(
+      GatewayErrorCode.Unauthenticated,
+      'Missing or invalid gateway API key: send it as "X-Gateway-Key: <key>" or "Authorization: Bearer <key>".',
+    );
+  }
+  return account;
 }

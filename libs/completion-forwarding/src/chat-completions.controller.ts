@@ -1,4 +1,5 @@
 import { Body, Controller, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import { Account, AccountInfo } from '@app/auth';
 import { CHAT_COMPLETION_PATHS, ChatRouteParams } from '@app/routing-metadata';
@@ -11,18 +12,36 @@ export class ChatCompletionsController {
 
   @Post(CHAT_COMPLETION_PATHS)
   @HttpCode(200)
-  async create(
+  create(
     @Param() params: ChatRouteParams,
     @Body() body: unknown,
     @Account() account: AccountInfo,
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    const abort = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
-    const result = await this.chat.forward({ params, body, headers: req.headers, account, signal: abort.signal });
-    await writeForwardResult(res, result);
+    return serveChatCompletion(this.chat, params, body, req.headers, account, res);
   }
+}
+
+/**
+ * What a chat route does once the caller is authenticated and the body is
+ * parsed: forward, then write the answer. The gateway's direct chat route
+ * (libs/gateway, direct-chat-route.ts) calls this too, so both paths answer alike.
+ * Rejects before anything was written (the caller sends the error) or after
+ * a stream started (the caller ends the socket).
+ */
+export async function serveChatCompletion(
+  chat: ChatCompletionsService,
+  params: ChatRouteParams,
+  body: unknown,
+  headers: IncomingHttpHeaders,
+  account: AccountInfo,
+  res: ServerResponse,
+): Promise<void> {
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  const result = await chat.forward({ params, body, headers, account, signal: abort.signal });
+  await writeForwardResult(res, result);
 }

@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { ForwardResult } from './chat-completions.service';
 
 /**
@@ -9,7 +9,7 @@ import { ForwardResult } from './chat-completions.service';
  * records nothing); the controller's abort signal has already cut the
  * upstream call.
  */
-export async function writeForwardResult(res: Response, result: ForwardResult): Promise<void> {
+export async function writeForwardResult(res: ServerResponse, result: ForwardResult): Promise<void> {
   if (result.kind === 'buffered') {
     // writeHead merges headers set earlier (x-request-id) with these in one call (streams too).
     result.headers['content-length'] = String(result.body.length);
@@ -34,7 +34,7 @@ export async function writeForwardResult(res: Response, result: ForwardResult): 
 }
 
 /** Resolves when the client has taken the buffered data, or is gone. */
-function drained(res: Response): Promise<void> {
+function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
