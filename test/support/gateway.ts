@@ -40,10 +40,15 @@ const ENV_KEYS = [
   'UPSTREAM_PROVIDERS', 'REQUEST_TIMEOUT', 'ALLOW_PRIVATE_UPSTREAMS', 'FORWARD_METADATA_TAGS', 'UPSTREAM_MAX_FREE_SOCKETS', 'LANGFUSE_EXPORT',
   'LANGFUSE_ENVIRONMENT', 'LANGFUSE_FLUSH_AT', 'LANGFUSE_FLUSH_INTERVAL', 'LANGFUSE_EXPORT_QUEUE_SIZE', 'AUTH_PROVIDER', 'LANGFUSE_READ_API',
   'LANGFUSE_READ_TIMEOUT_MS', 'LANGFUSE_READ_CONCURRENCY', 'LANGFUSE_READ_RPM', 'LANGFUSE_READ_BUDGET_MS', 'LANGFUSE_COMPLETENESS_BACKOFF_MS',
-  'LANGFUSE_V2_PAGE_SIZE', 'ROLLOUT_LOGS_MAX_ENTRIES', 'ROLLOUT_LOG_MAX_MESSAGE_CHARS', 'ROLLOUT_LOG_MAX_TAGS', 'ROLLOUT_LOG_MAX_ENTRY_BYTES',
+  'LANGFUSE_V2_PAGE_SIZE', 'CHAT_DIRECT_ROUTE', 'ROLLOUT_LOGS_MAX_ENTRIES', 'ROLLOUT_LOG_MAX_MESSAGE_CHARS', 'ROLLOUT_LOG_MAX_TAGS', 'ROLLOUT_LOG_MAX_ENTRY_BYTES',
 ];
 
-export async function startGateway(env: Record<string, string | undefined> = {}, rootModule: Type<unknown> = AppModule): Promise<StartedGateway> {
+/** `configure` runs after configureGatewayApp, where an app's own main.ts would add its own (app.use…). */
+export async function startGateway(
+  env: Record<string, string | undefined> = {},
+  rootModule: Type<unknown> = AppModule,
+  configure?: (app: NestExpressApplication) => void,
+): Promise<StartedGateway> {
   const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
   const keyPrefix = env.REDIS_KEY_PREFIX ?? `test-${randomUUID().slice(0, 8)}`;
   for (const k of ENV_KEYS) delete process.env[k];
@@ -52,6 +57,7 @@ export async function startGateway(env: Record<string, string | undefined> = {},
   try {
     const app = await NestFactory.create<NestExpressApplication>(rootModule, { bodyParser: false, logger: new CapturingLogger(logs) });
     configureGatewayApp(app);
+    configure?.(app);
     await app.listen(0, '127.0.0.1');
     const address = app.getHttpServer().address() as { port: number };
     return { url: `http://127.0.0.1:${address.port}`, app, logs, keyPrefix, close: () => app.close() };

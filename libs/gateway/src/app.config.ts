@@ -32,6 +32,11 @@ export class AppConfig {
   @Transform(toBool)
   @IsBoolean()
   DOCS_ENABLED: boolean = true;
+
+  /** Serve POST …/chat/completions in front of Express/Nest when nothing else applies to it (direct-chat-route.ts). */
+  @Transform(toBool)
+  @IsBoolean()
+  CHAT_DIRECT_ROUTE: boolean = true;
 }
 
 export const appConfig = registerAs('app', () => validateConfig(AppConfig, {
@@ -42,6 +47,7 @@ export const appConfig = registerAs('app', () => validateConfig(AppConfig, {
   MAX_BODY_SIZE: process.env.MAX_BODY_SIZE,
   SHUTDOWN_TIMEOUT: process.env.SHUTDOWN_TIMEOUT,
   DOCS_ENABLED: process.env.DOCS_ENABLED,
+  CHAT_DIRECT_ROUTE: process.env.CHAT_DIRECT_ROUTE,
 }));
 
 export function parseByteSize(size: string): number {

@@ -7,7 +7,10 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { appConfig } from './app.config';
 import { GatewayExceptionFilter } from './gateway-exception.filter';
 import { GatewayLogger } from './gateway.logger';
+import { DirectChatRouteParts, installDirectChatRoute, markGatewayMiddleware } from './direct-chat-route';
 import { jsonBodyParser } from './json-body';
+import { GatewayMetrics } from './metrics';
+import { requestContextMiddleware } from './request-context.middleware';
 
 export function createGatewayLogger(): GatewayLogger {
   const level = (process.env.LOG_LEVEL ?? 'info').toLowerCase();
@@ -22,7 +25,12 @@ export function createGatewayLogger(): GatewayLogger {
  */
 export function configureGatewayApp(app: NestExpressApplication): void {
   const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
-  app.use(jsonBodyParser(config.MAX_BODY_SIZE));
+  // Request context first, so body errors (413, bad JSON) carry a request id and an access log line.
+  const context = markGatewayMiddleware(requestContextMiddleware(metricsOf(app)));
+  const body = markGatewayMiddleware(jsonBodyParser(config.MAX_BODY_SIZE));
+  app.use(context);
+  app.use(body);
+  installDirectChatRoute(app, { enabled: config.CHAT_DIRECT_ROUTE, context, body: body as DirectChatRouteParts['body'] });
   app.set('etag', false);
   app.set('x-powered-by', false);
   app.set('query parser', 'extended');
@@ -38,6 +46,15 @@ export function configureGatewayApp(app: NestExpressApplication): void {
         .build(),
     );
     SwaggerModule.setup('docs', app, document);
+  }
+}
+
+/** GatewayModule's metrics; an app assembled from the feature modules alone has none. */
+function metricsOf(app: NestExpressApplication): GatewayMetrics | undefined {
+  try {
+    return app.get(GatewayMetrics, { strict: false });
+  } catch {
+    return undefined;
   }
 }
 

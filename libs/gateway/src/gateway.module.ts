@@ -5,7 +5,7 @@
  * "Extending"). Extension classes are static "extras" so they work with both
  * forRoot and forRootAsync.
  */
-import { ConfigurableModuleBuilder, DynamicModule, MiddlewareConsumer, Module, ModuleMetadata, NestModule, Type } from '@nestjs/common';
+import { ConfigurableModuleBuilder, DynamicModule, Module, ModuleMetadata, Type } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { AuthModule, AuthProvider } from '@app/auth';
 import { CompletenessTrackingModule } from '@app/completeness-tracking';
@@ -16,7 +16,6 @@ import { CUSTOM_TRACES_PREPROCESSOR, TraceRetrievalModule, TracesRequestPreproce
 import { appConfig } from './app.config';
 import { HealthController } from './health.controller';
 import { GatewayMetrics, MetricsController } from './metrics';
-import { RequestContextMiddleware } from './request-context.middleware';
 
 /** Runtime options (forRootAsync may compute them). */
 export interface GatewayModuleOptions {
@@ -75,9 +74,6 @@ const builder = new ConfigurableModuleBuilder<GatewayModuleOptions>()
 
 export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN: GATEWAY_MODULE_OPTIONS } = builder;
 
+/** Request ids, access logs and the JSON body parser are Express middleware installed by configureGatewayApp. */
 @Module({})
-export class GatewayModule extends ConfigurableModuleClass implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestContextMiddleware).forRoutes('*path');
-  }
-}
+export class GatewayModule extends ConfigurableModuleClass {}

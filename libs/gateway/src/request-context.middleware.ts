@@ -1,19 +1,23 @@
-import { Injectable, Logger, NestMiddleware } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
+import { Logger } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { requestContext } from '@app/common';
 import { GatewayMetrics } from './metrics';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-/** Gives every request an id (the caller's X-Request-Id if sane) and an access log line. */
-@Injectable()
-export class RequestContextMiddleware implements NestMiddleware {
-  private readonly logger = new Logger('HTTP');
+/** What the gateway's own middleware reads off a request; Express's request has it, the direct chat route sets it. */
+export type GatewayRequest = IncomingMessage & { originalUrl?: string; route?: { path?: string } };
 
-  constructor(private readonly metrics: GatewayMetrics) {}
-
-  use(req: Request, res: Response, next: NextFunction): void {
+/**
+ * Gives every request an id (the caller's X-Request-Id if sane), a metrics
+ * sample labelled with the route pattern, and an access log line. Installed
+ * first, as plain Express middleware (configureGatewayApp), so body errors
+ * (413, bad JSON) carry the id too, and callable on the direct chat route.
+ */
+export function requestContextMiddleware(metrics?: GatewayMetrics): (req: GatewayRequest, res: ServerResponse, next: () => void) => void {
+  const logger = new Logger('HTTP');
+  return (req, res, next) => {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('x-request-id', requestId);
@@ -21,14 +25,14 @@ export class RequestContextMiddleware implements NestMiddleware {
     const ctx = { requestId };
     res.once('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      this.metrics.observe(String(route), req.method, res.statusCode, ms / 1000);
+      const route = req.route?.path ?? 'unmatched';
+      metrics?.observe(String(route), req.method ?? '', res.statusCode, ms / 1000);
       requestContext.run(ctx, () => {
-        const line = `${req.method} ${req.originalUrl.split('?')[0]} ${res.statusCode} ${ms.toFixed(1)}ms`;
-        if (res.statusCode >= 400) this.logger.log(line);
-        else this.logger.debug(line);
+        const line = `${req.method} ${(req.originalUrl ?? req.url ?? '').split('?')[0]} ${res.statusCode} ${ms.toFixed(1)}ms`;
+        if (res.statusCode >= 400) logger.log(line);
+        else logger.debug(line);
       });
     });
     requestContext.run(ctx, next);
-  }
+  };
 }

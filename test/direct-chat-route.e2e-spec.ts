@@ -1,0 +1,208 @@
+/**
+ * The direct chat route (libs/gateway/src/direct-chat-route.ts): the same
+ * requests get the same answers, metrics and access log lines with it as
+ * through Express and Nest (CHAT_DIRECT_ROUTE=false), and it stands aside
+ * when anything else — a global interceptor, app.use middleware, a
+ * request-scoped dependency — applies to chat routes.
+ */
+import { CallHandler, ExecutionContext, Injectable, Module, NestInterceptor, Scope } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import OpenAI from 'openai';
+import Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { ChatRequest, ChatRequestPreprocessor } from '@app/completion-forwarding';
+import { GatewayModule } from '@app/gateway';
+import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
+import { metadataPath, StartedGateway, startGateway, writeSecrets } from './support/gateway';
+import { testRedisUrl } from './support/redis';
+
+const KEY = 'gw-direct-route-0123456789';
+const SECRETS = writeSecrets(`
+langfuse_keys:
+  proj-a: { public_key: pk-lf-a, secret_key: sk-lf-SECRET-a }
+  proj-b: { public_key: pk-lf-b, secret_key: sk-lf-SECRET-b }
+default_project_id: proj-a
+api_keys:
+  - { account_id: team-a, key: ${KEY}, projects: [proj-a] }
+`);
+
+let upstream: FakeOpenAI;
+let redis: Redis;
+beforeAll(async () => {
+  upstream = await startFakeOpenAI();
+  redis = new Redis(testRedisUrl());
+});
+afterAll(async () => {
+  await upstream.close();
+  await redis.quit();
+});
+beforeEach(() => upstream.reset());
+
+const env = (extra: Record<string, string> = {}) => ({
+  AUTH_PROVIDER: 'api_key',
+  LITELLM_URL: `${upstream.url}/v1`,
+  REDIS_URL: testRedisUrl(),
+  SECRETS_PATH: SECRETS,
+  MAX_BODY_SIZE: '2kb',
+  ...extra,
+});
+const DIRECT = /\[DirectChatRoute\] Chat completions take the direct route/;
+const decision = (gw: StartedGateway) => gw.logs.find((l) => l.includes('[DirectChatRoute]')) ?? '(no decision logged)';
+
+interface Case {
+  name: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  upstreamStatus?: number;
+}
+
+const chatBody = (extra: object = {}) => JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], ...extra });
+const auth = { 'content-type': 'application/json', 'x-gateway-key': KEY };
+const tracked = () => metadataPath({ rollout: `r-${randomUUID()}` });
+
+const CASES: Case[] = [
+  { name: 'tracked 200', path: `${tracked()}/chat/completions`, headers: auth, body: chatBody() },
+  { name: 'tracked stream', path: `/v1${tracked()}/chat/completions`, headers: auth, body: chatBody({ stream: true }) },
+  { name: 'untracked 200 with a caller X-Request-Id', path: '/v1/chat/completions', headers: { ...auth, 'x-request-id': 'caller-id-1' }, body: chatBody() },
+  { name: 'query string and trailing slash', path: `${tracked()}/chat/completions/?api-version=1`, headers: auth, body: chatBody() },
+  { name: 'upper-case path (Express matches case-insensitively)', path: '/V1/Chat/Completions', headers: auth, body: chatBody() },
+  { name: 'no key', path: `${tracked()}/chat/completions`, headers: { 'content-type': 'application/json' }, body: chatBody() },
+  { name: 'project the key may not use', path: `/project_id/proj-b${tracked()}/chat/completions`, headers: auth, body: chatBody() },
+  { name: 'unknown project', path: `/project_id/nope${tracked()}/chat/completions`, headers: auth, body: chatBody() },
+  { name: 'malformed JSON', path: `${tracked()}/chat/completions`, headers: auth, body: '{"model": "m", ' },
+  { name: 'body over MAX_BODY_SIZE', path: `${tracked()}/chat/completions`, headers: auth, body: chatBody({ pad: 'x'.repeat(4096) }) },
+  { name: 'not JSON at all', path: `${tracked()}/chat/completions`, headers: { ...auth, 'content-type': 'text/plain' }, body: 'hello' },
+  { name: 'latin1 charset', path: `${tracked()}/chat/completions`, headers: { ...auth, 'content-type': 'application/json; charset=latin1' }, body: chatBody() },
+  { name: 'no messages', path: `${tracked()}/chat/completions`, headers: auth, body: JSON.stringify({ model: 'm' }) },
+  { name: 'bad base64 base URL', path: `${tracked()}/encoded_base_url/%%%/chat/completions`, headers: auth, body: chatBody() },
+  { name: 'undecodable path segment', path: '/rollout_id/%E0%A4%A/invocation_id/i/experiment_id/e/run_id/u/row_id/w/chat/completions', headers: auth, body: chatBody() },
+  { name: 'upstream 500', path: `${tracked()}/chat/completions`, headers: auth, body: chatBody(), upstreamStatus: 500 },
+];
+
+const VARYING = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|"created":\d+|r-[0-9a-f-]{36}|chatcmpl-\w+/g;
+
+/** Status, header names and the values that must agree, and the body with ids and times masked. */
+async function answer(gw: StartedGateway, c: Case) {
+  upstream.options.status = c.upstreamStatus;
+  const res = await fetch(`${gw.url}${c.path}`, { method: 'POST', headers: c.headers, body: c.body });
+  const body = (await res.text()).replace(VARYING, '<varies>');
+  upstream.options.status = undefined;
+  const names = [...res.headers.keys()].filter((n) => n !== 'date').sort();
+  const pick = ['content-type', 'cache-control', 'x-request-id'].map((n) => `${n}=${n === 'x-request-id' && res.headers.get(n) !== 'caller-id-1' ? typeof res.headers.get(n) : res.headers.get(n)}`);
+  return { status: res.status, names, pick, body };
+}
+
+/**
+ * Every case against one gateway, then its metrics and access log lines. One
+ * gateway at a time: Nest's static Logger writes to the newest app's logger.
+ */
+async function runCases(extraEnv: Record<string, string>) {
+  const gw = await startGateway(env(extraEnv));
+  try {
+    const answers = [];
+    for (const c of CASES) answers.push({ case: c.name, ...(await answer(gw, c)) });
+    const metrics = (await (await fetch(`${gw.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('gateway_http_requests_total') && l.includes('method="POST"')).sort();
+    const accessLines = gw.logs.filter((l) => l.includes('[HTTP] POST')).map((l) => l.replace(VARYING, '<varies>').replace(/ [\d.]+ms$/, ''));
+    return { answers, metrics, accessLines, decision: decision(gw) };
+  } finally {
+    await gw.close();
+  }
+}
+
+describe('the direct route answers as Express and Nest do', () => {
+  it('same status, headers and body for every case; the same metrics and access log lines', async () => {
+    const framework = await runCases({ CHAT_DIRECT_ROUTE: 'false' });
+    const direct = await runCases({});
+    expect(framework.decision).toMatch(/go through Express and Nest: CHAT_DIRECT_ROUTE=false/);
+    expect(direct.decision).toMatch(DIRECT);
+    for (let i = 0; i < CASES.length; i++) expect(direct.answers[i]).toEqual(framework.answers[i]);
+    expect(direct.metrics).toEqual(framework.metrics);
+    expect(direct.metrics).toContain('gateway_http_requests_total{route="/rollout_id/:rollout_id/invocation_id/:invocation_id/experiment_id/:experiment_id/run_id/:run_id/row_id/:row_id/chat/completions",method="POST",status="200"} 2');
+    expect(direct.accessLines).toEqual(framework.accessLines);
+    expect(direct.accessLines).toContain('log [HTTP] POST /project_id/proj-b/rollout_id/<varies>/invocation_id/inv-1/experiment_id/exp-1/run_id/run-1/row_id/row-1/chat/completions 403');
+  });
+
+  it('a completion through the openai SDK is recorded under its rollout on the direct route', async () => {
+    const gw = await startGateway(env());
+    try {
+      const rollout = `r-${randomUUID()}`;
+      const client = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout })}`, apiKey: 'sk-client', defaultHeaders: { 'x-gateway-key': KEY }, maxRetries: 0 });
+      const { response } = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+      expect(await redis.smembers(`${gw.keyPrefix}:{${rollout}}:ids`)).toEqual([response.headers.get('x-insertion-id')]);
+      expect(upstream.requests[0].headers['x-gateway-key']).toBeUndefined();
+      expect(decision(gw)).toMatch(DIRECT);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+@Injectable()
+class StampInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler) {
+    context.switchToHttp().getResponse<ServerResponse>().setHeader('x-stamped', 'interceptor');
+    return next.handle();
+  }
+}
+
+@Module({ providers: [{ provide: APP_INTERCEPTOR, useClass: StampInterceptor }] })
+class StampModule {}
+
+@Module({ imports: [GatewayModule.forRoot({ imports: [StampModule] })] })
+class InterceptedApp {}
+
+@Injectable({ scope: Scope.REQUEST })
+class PerRequestPreprocessor extends ChatRequestPreprocessor {
+  async process(request: ChatRequest): Promise<ChatRequest> {
+    return { ...request, body: { ...request.body, metadata: { tags: ['per-request'] } } };
+  }
+}
+
+@Module({ imports: [GatewayModule.forRoot({ chatPreprocessor: PerRequestPreprocessor })] })
+class PerRequestApp {}
+
+describe('the direct route stands aside when something else applies to chat routes', () => {
+  const complete = async (gw: StartedGateway) => {
+    const res = await fetch(`${gw.url}${tracked()}/chat/completions`, { method: 'POST', headers: auth, body: chatBody() });
+    expect(res.status).toBe(200);
+    return res;
+  };
+
+  it('a global interceptor from an imported module runs on chat calls', async () => {
+    const gw = await startGateway(env(), InterceptedApp);
+    try {
+      expect((await complete(gw)).headers.get('x-stamped')).toBe('interceptor');
+      expect(decision(gw)).toMatch(/go through Express and Nest: a global interceptor/);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('Express middleware the app adds after configureGatewayApp runs on chat calls', async () => {
+    const gw = await startGateway(env(), undefined, (app) =>
+      app.use(function stamp(_req: unknown, res: ServerResponse, next: () => void) {
+        res.setHeader('x-stamped', 'middleware');
+        next();
+      }),
+    );
+    try {
+      expect((await complete(gw)).headers.get('x-stamped')).toBe('middleware');
+      expect(decision(gw)).toMatch(/go through Express and Nest: Express middleware "stamp" applies to chat paths/);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('a request-scoped chat preprocessor is built per request by Nest', async () => {
+    const gw = await startGateway(env(), PerRequestApp);
+    try {
+      await complete(gw);
+      expect(upstream.requests[0].body.metadata.tags).toContain('per-request');
+      expect(decision(gw)).toMatch(/go through Express and Nest: the chat controller depends on a request-scoped or transient provider/);
+    } finally {
+      await gw.close();
+    }
+  });
+});
