@@ -118,6 +118,8 @@ describe('the direct route answers as Express and Nest do', () => {
     expect(framework.decision).toMatch(/go through Express and Nest: CHAT_DIRECT_ROUTE=false/);
     expect(direct.decision).toMatch(DIRECT);
     for (let i = 0; i < CASES.length; i++) expect(direct.answers[i]).toEqual(framework.answers[i]);
+    // The request context runs before the body parser: a 413 carries a request id too.
+    expect(direct.answers.find((a) => a.case === 'body over MAX_BODY_SIZE')).toMatchObject({ status: 413, pick: expect.arrayContaining(['x-request-id=string']) });
     expect(direct.metrics).toEqual(framework.metrics);
     expect(direct.metrics).toContain('gateway_http_requests_total{route="/rollout_id/:rollout_id/invocation_id/:invocation_id/experiment_id/:experiment_id/run_id/:run_id/row_id/:row_id/chat/completions",method="POST",status="200"} 2');
     expect(direct.accessLines).toEqual(framework.accessLines);

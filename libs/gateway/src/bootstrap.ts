@@ -21,7 +21,10 @@ export function createGatewayLogger(): GatewayLogger {
 /**
  * Everything main.ts does to the app besides listening, shared with the
  * e2e tests so they run the same gateway. Create the app with
- * `{ bodyParser: false }`: the JSON parser is installed here with MAX_BODY_SIZE.
+ * `{ bodyParser: false }`: the request context and the JSON parser (with
+ * MAX_BODY_SIZE) are installed here, then the direct chat route in front of
+ * Express (direct-chat-route.ts), which checks at the first chat call that
+ * nothing added after this applies to chat routes.
  */
 export function configureGatewayApp(app: NestExpressApplication): void {
   const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
