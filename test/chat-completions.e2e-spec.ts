@@ -314,6 +314,18 @@ describe('tracked completions through LITELLM_URL', () => {
     expect(upstream.requests[0].headers['content-length']).toBeUndefined();
   });
 
+  it('catch-all: a gzip JSON body goes upstream as the JSON it carried, not labelled gzip any more', async () => {
+    const res = await fetch(`${gw.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: 'Bearer sk-client-key-123' },
+      body: gzipSync(JSON.stringify({ model: 'm', input: 'zipped' })),
+    });
+    expect(res.status).toBe(200);
+    expect(upstream.requests[0].path).toBe('/v1/embeddings');
+    expect(upstream.requests[0].headers['content-encoding']).toBeUndefined();
+    expect(upstream.requests[0].body).toEqual({ model: 'm', input: 'zipped' });
+  });
+
   it('health and readiness', async () => {
     expect(await (await fetch(`${gw.url}/health`)).json()).toEqual({ status: 'healthy', service: 'metadata-proxy' });
     const ready = await json(await fetch(`${gw.url}/ready`));

@@ -29,6 +29,8 @@ export class CatchAllController {
     });
     const hasParsedBody = (req as unknown as { _body?: boolean })._body === true;
     const headers = upstreamHeaders(req.headers, this.policy.gatewayKeyDigests());
+    // A JSON body the gateway's parser consumed (and inflated) goes out re-serialised, uncompressed.
+    if (hasParsedBody) delete headers['content-encoding'];
     const response = await this.upstream.send({
       method: req.method,
       url: joinUrl(this.resolver.defaultBase(), req.originalUrl),

@@ -27,7 +27,11 @@ export function jsonBodyParser(limitSetting: string): RequestHandler {
 
   const fromBodyParser = (req: Request, res: Response, next: NextFunction) =>
     general(req, res, (err?: unknown) => {
-      if (!err) return next();
+      if (!err) {
+        // body-parser 2 no longer flags a consumed body; the catch-all proxy reads the flag.
+        if (req.body !== undefined) (req as { _body?: boolean })._body = true;
+        return next();
+      }
       const e = err as { type?: string; message?: string };
       if (e.type === 'entity.too.large') return next(tooLarge());
       if (e.type === 'entity.parse.failed') return next(invalid(e.message ?? 'unparsable'));
