@@ -9,4 +9,4 @@ export * from './forwarding.config';
 export * from './forwarding.policy';
 export { isPrivateAddress } from './ssrf-guard';
 export { joinUrl } from './catch-all.controller';
-export { serveChatCompletion } from './chat-completions.controller';
+export { ChatCompletionsController, serveChatCompletion } from './chat-completions.controller';

@@ -27,7 +27,7 @@ import { ApplicationConfig, NestContainer } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { authenticate, AuthGuard, AuthProvider } from '@app/auth';
-import { ChatCompletionsService, serveChatCompletion } from '@app/completion-forwarding';
+import { ChatCompletionsController, ChatCompletionsService, serveChatCompletion } from '@app/completion-forwarding';
 import { CHAT_COMPLETION_PATHS, ChatRouteParams } from '@app/routing-metadata';
 import { GatewayExceptionFilter, sendGatewayError } from './gateway-exception.filter';
 import { GatewayRequest } from './request-context.middleware';
@@ -142,7 +142,7 @@ class DirectChatRoute {
     const container = (app as unknown as { container: NestContainer }).container;
     const controller = [...container.getModules().values()]
       .flatMap((m) => [...m.controllers.values()])
-      .find((w) => w.metatype?.name === 'ChatCompletionsController');
+      .find((w) => w.metatype === ChatCompletionsController);
     if (!controller || !controller.isDependencyTreeStatic()) {
       blockers.push('the chat controller depends on a request-scoped or transient provider');
       return null;
