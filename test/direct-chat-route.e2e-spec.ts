@@ -197,6 +197,17 @@ describe('the direct route stands aside when something else applies to chat rout
     }
   });
 
+  it('a global prefix moves the chat routes: Express serves them there', async () => {
+    const gw = await startGateway(env(), undefined, (app) => app.setGlobalPrefix('api'));
+    try {
+      const res = await fetch(`${gw.url}/api${tracked()}/chat/completions`, { method: 'POST', headers: auth, body: chatBody() });
+      expect(res.status).toBe(200);
+      expect(decision(gw)).toMatch(/go through Express and Nest: the chat routes are not at their standard paths/);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('a request-scoped chat preprocessor is built per request by Nest', async () => {
     const gw = await startGateway(env(), PerRequestApp);
     try {
