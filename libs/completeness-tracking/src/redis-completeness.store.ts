@@ -78,7 +78,13 @@ export class RedisCompletenessStore extends CompletenessStore {
     const pipeline = this.redis.pipeline() as unknown as RegisterCommand & ReturnType<Redis['pipeline']>;
     for (const w of batch) void pipeline.mgwRegister(w.key, w.id, ttl);
     pipeline.exec().then(
-      (results) => batch.forEach((w, i) => (results?.[i]?.[0] ? w.reject(results[i][0]) : w.resolve())),
+      (results) =>
+        batch.forEach((w, i) => {
+          const reply = results?.[i];
+          // No reply at all counts as a failure: an id is only reported stored when Redis said so.
+          if (!reply || reply[0]) w.reject(reply?.[0] ?? new Error('Redis sent no reply for this registration'));
+          else w.resolve();
+        }),
       (err: unknown) => batch.forEach((w) => w.reject(err)),
     );
   }
