@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { clientHeaders, upstreamHeaders } from './forwarded-headers';
 import { ForwardingPolicy } from './forwarding.policy';
+import { abortOnClientGone } from './response-writer';
 import { UpstreamClient } from './upstream.client';
 import { UpstreamTargetResolver } from './upstream-target.resolver';
 
@@ -23,10 +24,6 @@ export class CatchAllController {
 
   @All('*path')
   async proxy(@Req() req: Request, @Res() res: Response): Promise<void> {
-    const abort = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
     const hasParsedBody = (req as unknown as { _body?: boolean })._body === true;
     const headers = upstreamHeaders(req.headers, this.policy.gatewayKeyDigests());
     // A JSON body the gateway's parser consumed (and inflated) goes out re-serialised, uncompressed.
@@ -37,7 +34,7 @@ export class CatchAllController {
       headers,
       body: hasParsedBody ? Buffer.from(JSON.stringify(req.body)) : ['GET', 'HEAD'].includes(req.method) ? undefined : (req as Readable),
       guardPrivate: false,
-      signal: abort.signal,
+      signal: abortOnClientGone(res),
     });
     res.status(response.status);
     for (const [name, value] of Object.entries(clientHeaders(response.headers))) res.setHeader(name, value);

@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { Account, AccountInfo } from '@app/auth';
 import { CHAT_COMPLETION_PATHS, ChatRouteParams } from '@app/routing-metadata';
 import { ChatCompletionsService } from './chat-completions.service';
-import { writeForwardResult } from './response-writer';
+import { abortOnClientGone, writeForwardResult } from './response-writer';
 
 @Controller()
 export class ChatCompletionsController {
@@ -38,10 +38,6 @@ export async function serveChatCompletion(
   account: AccountInfo,
   res: ServerResponse,
 ): Promise<void> {
-  const abort = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) abort.abort();
-  });
-  const result = await chat.forward({ params, body, headers, account, signal: abort.signal });
+  const result = await chat.forward({ params, body, headers, account, signal: abortOnClientGone(res) });
   await writeForwardResult(res, result);
 }

@@ -2,11 +2,12 @@ import type { ServerResponse } from 'node:http';
 import { ForwardResult } from './chat-completions.service';
 
 /**
- * Writes a forward result to Express. Stream chunks are written to the
- * socket as the relay yields them (no buffering, no intermediate stream),
- * waiting for 'drain' when the client reads slowly. A client that leaves
- * ends the loop, which closes the relay (it traces the interruption and
- * records nothing); the controller's abort signal has already cut the
+ * Writes a forward result to the client (a plain node response: the Nest
+ * controller and the direct chat route both use it). Stream chunks are
+ * written to the socket as the relay yields them (no buffering, no
+ * intermediate stream), waiting for 'drain' when the client reads slowly. A
+ * client that leaves ends the loop, which closes the relay (it traces the
+ * interruption and records nothing); abortOnClientGone has already cut the
  * upstream call.
  */
 export async function writeForwardResult(res: ServerResponse, result: ForwardResult): Promise<void> {
@@ -44,4 +45,13 @@ function drained(res: ServerResponse): Promise<void> {
     res.on('drain', done);
     res.on('close', done);
   });
+}
+
+/** Aborted when the client goes away before its response is finished: cuts the upstream call. */
+export function abortOnClientGone(res: ServerResponse): AbortSignal {
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  return abort.signal;
 }
