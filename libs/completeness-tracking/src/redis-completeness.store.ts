@@ -42,7 +42,6 @@ interface Waiting {
 export class RedisCompletenessStore extends CompletenessStore {
   readonly kind = 'redis';
   private readonly keys: RedisKeys;
-  private readonly client: RegisterCommand;
   private batch: Waiting[] | undefined;
 
   constructor(
@@ -52,8 +51,7 @@ export class RedisCompletenessStore extends CompletenessStore {
     super();
     this.keys = new RedisKeys(config.REDIS_KEY_PREFIX);
     // ioredis sends EVALSHA and falls back to EVAL after a NOSCRIPT (e.g. a restarted Redis).
-    this.client = redis as unknown as RegisterCommand;
-    if (typeof this.client.mgwRegister !== 'function') redis.defineCommand('mgwRegister', { numberOfKeys: 1, lua: REGISTER_SCRIPT });
+    if (typeof (redis as unknown as Partial<RegisterCommand>).mgwRegister !== 'function') redis.defineCommand('mgwRegister', { numberOfKeys: 1, lua: REGISTER_SCRIPT });
   }
 
   register(rolloutId: string, insertionId: string): Promise<void> {
@@ -70,11 +68,6 @@ export class RedisCompletenessStore extends CompletenessStore {
     const batch = this.batch ?? [];
     this.batch = undefined;
     const ttl = this.config.ROLLOUT_TTL_SECONDS;
-    if (batch.length === 1) {
-      const [only] = batch;
-      this.client.mgwRegister(only.key, only.id, ttl).then(() => only.resolve(), only.reject);
-      return;
-    }
     const pipeline = this.redis.pipeline() as unknown as RegisterCommand & ReturnType<Redis['pipeline']>;
     for (const w of batch) void pipeline.mgwRegister(w.key, w.id, ttl);
     pipeline.exec().then(
