@@ -4,16 +4,10 @@ import { SpanStatusCode, Tracer } from '@opentelemetry/api';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { LANGFUSE_SDK_VERSION, LANGFUSE_TRACER_NAME } from '@langfuse/core';
 import { LangfuseSpanProcessor } from '@langfuse/otel';
-import { createObservationAttributes, createTraceAttributes, LangfuseOtelSpanAttributes } from '@langfuse/tracing';
 import { CredentialVault, LangfuseCredentials } from '@app/credential-vault';
 import { CompletionOutcome, CompletionTrace, CompletionTraceStart, CompletionTracer } from './completion.tracer';
 import { tracingConfig } from './forwarding.config';
-
-const TRACE_NAME = 'chat-completion';
-const MODEL_PARAMETERS = [
-  'temperature', 'top_p', 'max_tokens', 'max_completion_tokens', 'n', 'stop', 'presence_penalty', 'frequency_penalty',
-  'seed', 'logit_bias', 'response_format', 'tool_choice', 'reasoning_effort', 'stream', 'top_k', 'min_p', 'repetition_penalty',
-] as const;
+import { generationEndAttributes, generationStartAttributes, TRACE_NAME } from './generation-attributes';
 
 interface ProjectExport {
   provider: BasicTracerProvider;
@@ -24,8 +18,8 @@ interface ProjectExport {
  * One OpenTelemetry tracer provider per Langfuse project, each with its own
  * LangfuseSpanProcessor (batched OTLP/HTTP JSON to
  * {host}/api/public/otel/v1/traces), so keys never mix. Attributes are set on
- * the span directly with the SDK's own attribute builders (no context
- * manager needed). A completion is one span = one trace with one generation.
+ * the span directly (no context manager needed; see generation-attributes.ts).
+ * A completion is one span = one trace with one generation.
  */
 @Injectable()
 export class LangfuseCompletionTracer extends CompletionTracer implements OnApplicationShutdown {
@@ -51,25 +45,9 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
     const creds = this.vault.findCredentials(info.projectId);
     if (!creds) return undefined;
     const { tracer } = this.exportFor(creds);
-    const { messages, tools } = info.request as { messages?: unknown; tools?: unknown };
-    // Serialised once for the trace and the generation (the SDK's builders pass strings through).
-    const input = serialize(tools === undefined ? { messages } : { messages, tools });
     const span = tracer.startSpan(TRACE_NAME, {
       startTime: info.startTime,
-      attributes: {
-        [LangfuseOtelSpanAttributes.TRACE_NAME]: TRACE_NAME,
-        [LangfuseOtelSpanAttributes.TRACE_TAGS]: info.tags,
-        ...traceMetadataAttributes(info.metadata),
-        ...(typeof info.request.user === 'string' ? { [LangfuseOtelSpanAttributes.TRACE_USER_ID]: info.request.user } : {}),
-        ...createTraceAttributes({ input }),
-        ...createObservationAttributes('generation', {
-          input,
-          model: info.model,
-          modelParameters: pickModelParameters(info.request),
-          metadata: info.metadata,
-          environment: this.config.LANGFUSE_ENVIRONMENT,
-        }),
-      },
+      attributes: generationStartAttributes(info, this.config.LANGFUSE_ENVIRONMENT),
     });
     const traceId = span.spanContext().traceId;
     let ended = false;
@@ -78,18 +56,7 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
       end: (outcome: CompletionOutcome) => {
         if (ended) return;
         ended = true;
-        const output = serialize(outcome.output);
-        span.setAttributes({
-          ...createTraceAttributes({ output }),
-          ...createObservationAttributes('generation', {
-            output,
-            model: outcome.model ?? info.model,
-            usageDetails: toUsageDetails(outcome.usage),
-            completionStartTime: outcome.completionStartTime,
-            level: outcome.error ? 'ERROR' : undefined,
-            statusMessage: outcome.error,
-          }),
-        });
+        span.setAttributes(generationEndAttributes(outcome, info.model));
         if (outcome.error) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error });
         span.end();
       },
@@ -139,42 +106,4 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
       }),
     );
   }
-}
-
-/** As the SDK's attribute builders serialise IO: strings as they are, anything else as JSON. */
-function serialize(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string') return value;
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return '<failed to serialize>';
-  }
-}
-
-/** The SDK types model parameters as string | number; anything else goes as JSON text. */
-function pickModelParameters(request: Record<string, unknown>): Record<string, string | number> | undefined {
-  const out: Record<string, string | number> = {};
-  for (const key of MODEL_PARAMETERS) {
-    const v = request[key];
-    if (v === undefined || v === null) continue;
-    out[key] = typeof v === 'string' || typeof v === 'number' ? v : JSON.stringify(v);
-  }
-  return Object.keys(out).length ? out : undefined;
-}
-
-function toUsageDetails(usage: CompletionOutcome['usage']): Record<string, number> | undefined {
-  if (!usage) return undefined;
-  const out: Record<string, number> = {};
-  if (typeof usage.prompt_tokens === 'number') out.input = usage.prompt_tokens;
-  if (typeof usage.completion_tokens === 'number') out.output = usage.completion_tokens;
-  if (typeof usage.total_tokens === 'number') out.total = usage.total_tokens;
-  return Object.keys(out).length ? out : undefined;
-}
-
-/** Langfuse maps `langfuse.trace.metadata.<key>` attributes to trace metadata keys. */
-function traceMetadataAttributes(metadata: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(metadata)) out[`${LangfuseOtelSpanAttributes.TRACE_METADATA}.${k}`] = v;
-  return out;
 }

@@ -1,0 +1,108 @@
+/**
+ * The OpenTelemetry attributes of a completion's span: one root span that
+ * Langfuse turns into a trace with one generation.
+ *
+ * Names come from the SDK (`LangfuseOtelSpanAttributes`); values are encoded
+ * as the SDK's builders (`createObservationAttributes`) encode them, which
+ * `generation-attributes.spec.ts` checks against the installed SDK. They are
+ * built here, in one object per span event, because the builders cost about
+ * a fifth of the export's CPU on the hot path (a getter per attribute name,
+ * three arrays per call, and a second object to merge).
+ *
+ * The trace's input and output are not sent: Langfuse takes a trace's IO
+ * from its root observation's when the trace attributes are absent
+ * (OtelIngestionProcessor.extractInputAndOutput, domain "trace"), and the
+ * SDK marks `createTraceAttributes` deprecated for that reason. Sending both
+ * doubled the largest strings of every export.
+ */
+import type { Attributes } from '@opentelemetry/api';
+import { LangfuseOtelSpanAttributes } from '@langfuse/core';
+import type { CompletionOutcome, CompletionTraceStart } from './completion.tracer';
+
+/** A plain snapshot: reading the SDK's re-exported enum goes through a getter each time. */
+const A = { ...LangfuseOtelSpanAttributes };
+const TRACE_METADATA_PREFIX = `${A.TRACE_METADATA}.`;
+const OBSERVATION_METADATA_PREFIX = `${A.OBSERVATION_METADATA}.`;
+
+export const TRACE_NAME = 'chat-completion';
+
+const MODEL_PARAMETERS = [
+  'temperature', 'top_p', 'max_tokens', 'max_completion_tokens', 'n', 'stop', 'presence_penalty', 'frequency_penalty',
+  'seed', 'logit_bias', 'response_format', 'tool_choice', 'reasoning_effort', 'stream', 'top_k', 'min_p', 'repetition_penalty',
+] as const;
+
+/** Set when the span starts: the trace's name, tags, user and metadata, and the generation's input. */
+export function generationStartAttributes(info: CompletionTraceStart, environment: string | undefined): Attributes {
+  const { messages, tools } = info.request as { messages?: unknown; tools?: unknown };
+  const out: Attributes = {
+    [A.TRACE_NAME]: TRACE_NAME,
+    [A.TRACE_TAGS]: info.tags,
+    [A.OBSERVATION_TYPE]: 'generation',
+  };
+  if (typeof info.request.user === 'string') out[A.TRACE_USER_ID] = info.request.user;
+  if (environment != null) out[A.ENVIRONMENT] = environment;
+  const input = serialize(tools === undefined ? { messages } : { messages, tools });
+  if (input !== undefined) out[A.OBSERVATION_INPUT] = input;
+  if (info.model != null) out[A.OBSERVATION_MODEL] = info.model;
+  const parameters = modelParameters(info.request);
+  if (parameters !== undefined) out[A.OBSERVATION_MODEL_PARAMETERS] = parameters;
+  for (const key in info.metadata) {
+    const value = info.metadata[key];
+    // Langfuse maps `langfuse.trace.metadata.<key>` to the trace's metadata key.
+    out[TRACE_METADATA_PREFIX + key] = value;
+    if (value) out[OBSERVATION_METADATA_PREFIX + key] = value;
+  }
+  return out;
+}
+
+/** Set when the span ends: the generation's output, usage, model, timing and error. */
+export function generationEndAttributes(outcome: CompletionOutcome, requestedModel: string): Attributes {
+  const out: Attributes = {};
+  if (outcome.error != null) {
+    out[A.OBSERVATION_LEVEL] = 'ERROR';
+    out[A.OBSERVATION_STATUS_MESSAGE] = outcome.error;
+  }
+  const output = serialize(outcome.output);
+  if (output !== undefined) out[A.OBSERVATION_OUTPUT] = output;
+  const model = outcome.model ?? requestedModel;
+  if (model != null) out[A.OBSERVATION_MODEL] = model;
+  const usage = usageDetails(outcome.usage);
+  if (usage !== undefined) out[A.OBSERVATION_USAGE_DETAILS] = usage;
+  // As the SDK encodes a Date: JSON, i.e. a quoted ISO string.
+  if (outcome.completionStartTime) out[A.OBSERVATION_COMPLETION_START_TIME] = JSON.stringify(outcome.completionStartTime);
+  return out;
+}
+
+/** As the SDK serialises IO: strings as they are, anything else as JSON. */
+function serialize(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return '<failed to serialize>';
+  }
+}
+
+/** The sampling parameters the client sent, as JSON (anything not a string or number as JSON text). */
+function modelParameters(request: Record<string, unknown>): string | undefined {
+  const picked: Record<string, string | number> = {};
+  let any = false;
+  for (const key of MODEL_PARAMETERS) {
+    const v = request[key];
+    if (v === undefined || v === null) continue;
+    picked[key] = typeof v === 'string' || typeof v === 'number' ? v : JSON.stringify(v);
+    any = true;
+  }
+  return any ? JSON.stringify(picked) : undefined;
+}
+
+function usageDetails(usage: CompletionOutcome['usage']): string | undefined {
+  if (!usage) return undefined;
+  const out: Record<string, number> = {};
+  let any = false;
+  if (typeof usage.prompt_tokens === 'number') (out.input = usage.prompt_tokens), (any = true);
+  if (typeof usage.completion_tokens === 'number') (out.output = usage.completion_tokens), (any = true);
+  if (typeof usage.total_tokens === 'number') (out.total = usage.total_tokens), (any = true);
+  return any ? JSON.stringify(out) : undefined;
+}
