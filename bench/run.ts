@@ -8,6 +8,7 @@
  *
  * which: all (default: overhead, streaming, read, memory) | overhead | streaming | read | memory
  *        | profile (overhead (c) under --cpu-prof) | breakdown (cost of each feature)
+ *        | export (the Langfuse tracer alone: CPU per completion)
  * settings: see bench/README.md and bench/lib/options.ts (env BENCH_* or name=value),
  * e.g. duration=10 connections=128 repeat=3.
  */
@@ -23,10 +24,11 @@ import { BreakdownResult, printBreakdown, printBreakdownMedians, runBreakdown } 
 import { printStreaming, runStreaming } from './scenarios/streaming';
 import { printRead, runRead } from './scenarios/read';
 import { printMemory, runMemory } from './scenarios/memory';
+import { printExport, runExport } from './scenarios/export';
 
-type Scenario = 'overhead' | 'streaming' | 'read' | 'memory' | 'profile' | 'breakdown';
+type Scenario = 'overhead' | 'streaming' | 'read' | 'memory' | 'profile' | 'breakdown' | 'export';
 const ALL: Scenario[] = ['overhead', 'streaming', 'read', 'memory'];
-const KNOWN: Scenario[] = [...ALL, 'profile', 'breakdown'];
+const KNOWN: Scenario[] = [...ALL, 'profile', 'breakdown', 'export'];
 
 async function runScenario(which: Scenario, env: BenchEnv): Promise<unknown> {
   switch (which) {
@@ -53,6 +55,11 @@ async function runScenario(which: Scenario, env: BenchEnv): Promise<unknown> {
     case 'breakdown': {
       const r = await runBreakdown(env);
       printBreakdown(r);
+      return r;
+    }
+    case 'export': {
+      const r = await runExport(env);
+      printExport(r);
       return r;
     }
     case 'profile':

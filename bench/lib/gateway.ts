@@ -63,6 +63,16 @@ export function snapshotBaselineDist(snapshotDir: string, dist: string): () => v
   return () => rmSync(snapshotDir, { recursive: true, force: true });
 }
 
+/** The root of a build's dist/, from its main.js (for scenarios that load modules of a build). */
+export function distRootOf(main: string): string {
+  return main.slice(0, main.length - MAIN_IN_DIST.length - 1);
+}
+
+/** main.js of the build under test (the snapshot of gateway-dist). */
+export function currentGatewayMain(): string {
+  return gatewayMain;
+}
+
 /** main.js of the baseline build, when one was given. */
 export function baselineGatewayMain(): string | undefined {
   return baselineMain;

@@ -1,0 +1,64 @@
+/**
+ * Child process of the `export` scenario: the built gateway's
+ * LangfuseCompletionTracer alone, in a loop — start, end, and the SDK's batched
+ * OTLP export to the fake Langfuse — timed with process.cpuUsage. Plain
+ * JavaScript on a built dist (BENCH_DIST), so any build can be measured.
+ * Prints one JSON line: CPU µs per completion for each round.
+ */
+'use strict';
+require('reflect-metadata');
+const { join } = require('node:path');
+const { setImmediate: tick } = require('node:timers/promises');
+
+const dist = process.env.BENCH_DIST;
+const { LangfuseCompletionTracer } = require(join(dist, 'libs/completion-forwarding/src/langfuse-completion.tracer.js'));
+const { LangfuseCredentials } = require(join(dist, 'libs/credential-vault/src/langfuse-credentials.js'));
+const project = JSON.parse(process.env.BENCH_PROJECT);
+const request = JSON.parse(process.env.BENCH_CHAT_BODY);
+const completions = Number(process.env.BENCH_COMPLETIONS);
+const rounds = Number(process.env.BENCH_ROUNDS);
+const rollout = process.env.BENCH_ROLLOUT;
+
+const creds = new LangfuseCredentials(project.projectId, project.publicKey, project.secretKey, process.env.BENCH_LANGFUSE_URL);
+const vault = { findCredentials: () => creds, resolveProjectId: () => project.projectId, onReload: () => undefined };
+const config = { LANGFUSE_EXPORT: true, LANGFUSE_FLUSH_AT: 256, LANGFUSE_FLUSH_INTERVAL: 1, LANGFUSE_EXPORT_QUEUE_SIZE: 65536, LANGFUSE_ENVIRONMENT: undefined };
+const tracer = new LangfuseCompletionTracer(vault, config);
+const output = { role: 'assistant', content: 'The train arrives at 13:10.' };
+const usage = { prompt_tokens: 96, completion_tokens: 12, total_tokens: 108 };
+
+let n = 0;
+function one() {
+  const id = `0192f0c4-${String(n++).padStart(4, '0')}-7000-8000-000000000000`;
+  const metadata = { rollout_id: rollout, insertion_id: id, invocation_id: 'inv-bench', experiment_id: 'exp-bench', run_id: 'run-bench', row_id: 'row-1' };
+  const tags = Object.entries(metadata).map(([k, v]) => `${k}:${v}`);
+  const trace = tracer.start({ projectId: project.projectId, tags, metadata, request, model: request.model, startTime: new Date() });
+  trace.end({ statusCode: 200, output, usage, model: request.model, completionStartTime: new Date() });
+}
+
+async function run(count) {
+  for (let i = 0; i < count; i++) {
+    one();
+    // Let the exporter's requests and responses through, as a server's event loop would.
+    if (i % 64 === 63) await tick();
+    // This loop makes spans far faster than a gateway does; flushing every few
+    // batches keeps the backlog under the exporter's 30 concurrent exports.
+    if (i % 2048 === 2047) await tracer.flush();
+  }
+  await tracer.flush();
+}
+
+(async () => {
+  await run(Math.min(5000, completions));
+  const perRound = [];
+  for (let r = 0; r < rounds; r++) {
+    const before = process.cpuUsage();
+    await run(completions);
+    const used = process.cpuUsage(before);
+    perRound.push((used.user + used.system) / completions);
+  }
+  await tracer.onApplicationShutdown();
+  process.stdout.write(`${JSON.stringify({ cpuUsPerCompletion: perRound, completions: n })}\n`);
+})().catch((err) => {
+  process.stderr.write(`${require('node:util').inspect(err)}\n`);
+  process.exit(1);
+});

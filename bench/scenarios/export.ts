@@ -1,0 +1,95 @@
+/**
+ * Langfuse trace export alone: the built gateway's LangfuseCompletionTracer
+ * (span start and end with a completion's attributes, the SDK's span
+ * processor, batched OTLP/HTTP JSON) in a loop, in its own process pinned like
+ * the gateway, exporting to the fake Langfuse. Reports CPU µs per completion —
+ * the part of the gateway's per-completion cost that the required SDK decides —
+ * and checks that every trace arrived. With baseline-dist=, the other build runs
+ * in alternate rounds.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { BenchEnv } from '../lib/env';
+import { baselineGatewayMain, BENCH_PROJECT, chatBody, currentGatewayMain, distRootOf } from '../lib/gateway';
+import { log, table } from '../lib/report';
+import { median, round } from '../lib/stats';
+
+export interface ExportRow {
+  build: string;
+  /** CPU µs per completion, one value per round. */
+  cpuUsPerCompletion: number[];
+  tracesExpected: number;
+  tracesReceived: number;
+}
+
+export interface ExportResult {
+  settings: { completions: number; rounds: number };
+  rows: ExportRow[];
+}
+
+const COMPLETIONS = 20_000;
+const ROUNDS = 3;
+
+export async function runExport(env: BenchEnv): Promise<ExportResult> {
+  const langfuse = await env.fakeLangfuseProcess();
+  const builds: Array<[string, string]> = [['current', currentGatewayMain()]];
+  const baseline = baselineGatewayMain();
+  if (baseline) builds.unshift(['baseline', baseline]);
+  const rows: ExportRow[] = [];
+  for (const [build, main] of builds) {
+    const rollout = `bench-export-${randomUUID().slice(0, 8)}`;
+    log(`  ${build}: ${ROUNDS} rounds of ${COMPLETIONS.toLocaleString('en-US')} completions (after a warm-up)`);
+    const out = await runDriver(env, distRootOf(main), langfuse.url, rollout);
+    rows.push({ build, cpuUsPerCompletion: out.cpuUsPerCompletion, tracesExpected: out.completions, tracesReceived: await langfuse.countTraces(rollout) });
+  }
+  return { settings: { completions: COMPLETIONS, rounds: ROUNDS }, rows };
+}
+
+function runDriver(env: BenchEnv, dist: string, langfuseUrl: string, rollout: string): Promise<{ cpuUsPerCompletion: number[]; completions: number }> {
+  const script = join(__dirname, '..', 'export-driver.js');
+  const argv = env.cpu.underTest ? ['taskset', ['-c', env.cpu.underTest, process.execPath, script]] as const : [process.execPath, [script]] as const;
+  const child = spawn(argv[0], [...argv[1]], {
+    env: {
+      ...process.env,
+      BENCH_DIST: dist,
+      BENCH_LANGFUSE_URL: langfuseUrl,
+      BENCH_PROJECT: JSON.stringify(BENCH_PROJECT),
+      BENCH_CHAT_BODY: chatBody(),
+      BENCH_COMPLETIONS: String(COMPLETIONS),
+      BENCH_ROUNDS: String(ROUNDS),
+      BENCH_ROLLOUT: rollout,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  env.defer(async () => void child.kill());
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`export driver exited with ${code}: ${stderr.trim()}`));
+      try {
+        resolve(JSON.parse(stdout.trim().split('\n').pop() ?? ''));
+      } catch {
+        reject(new Error(`export driver printed no result: ${stdout}${stderr}`));
+      }
+    });
+  });
+}
+
+export function printExport(r: ExportResult): void {
+  log(
+    table(
+      `Langfuse export alone — ${r.settings.rounds} rounds of ${r.settings.completions.toLocaleString('en-US')} completions, the tracer in its own pinned process`,
+      ['build', 'CPU µs per completion (median)', 'rounds', 'traces in fake Langfuse'],
+      r.rows.map((row) => [
+        row.build,
+        round(median(row.cpuUsPerCompletion), 1),
+        row.cpuUsPerCompletion.map((v) => round(v, 1)).join(' / '),
+        `${row.tracesReceived.toLocaleString('en-US')} of ${row.tracesExpected.toLocaleString('en-US')}`,
+      ]),
+    ),
+  );
+}
