@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { SpanStatusCode, Tracer } from '@opentelemetry/api';
+import { diag, DiagLogLevel, SpanStatusCode, Tracer } from '@opentelemetry/api';
+import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { LANGFUSE_SDK_VERSION, LANGFUSE_TRACER_NAME } from '@langfuse/core';
 import { LangfuseSpanProcessor } from '@langfuse/otel';
@@ -20,6 +21,12 @@ interface ProjectExport {
  * {host}/api/public/otel/v1/traces), so keys never mix. Attributes are set on
  * the span directly (no context manager needed; see generation-attributes.ts).
  * A completion is one span = one trace with one generation.
+ *
+ * The SDK's BatchSpanProcessor exports one batch per project at a time and
+ * reports a failed export (after the exporter's retries) to OpenTelemetry's
+ * global error handler, and spans dropped from a full queue to its diag
+ * logger. Both are silent unless set; here they log, because a lost trace
+ * keeps its rollout incomplete for /traces.
  */
 @Injectable()
 export class LangfuseCompletionTracer extends CompletionTracer implements OnApplicationShutdown {
@@ -33,6 +40,7 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
     super();
     // BatchSpanProcessor reads its queue bound from the environment only.
     process.env.OTEL_BSP_MAX_QUEUE_SIZE ??= String(config.LANGFUSE_EXPORT_QUEUE_SIZE);
+    reportExportFailures(this.logger);
     vault.onReload(() => {
       const old = this.projects;
       this.projects = new Map();
@@ -106,4 +114,31 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
       }),
     );
   }
+}
+
+/**
+ * Routes OpenTelemetry's failure reports (process-wide) to the log. The
+ * exporter's errors carry the HTTP status and Langfuse's answer, never the
+ * request's headers, so no key reaches the log.
+ */
+function reportExportFailures(logger: Logger): void {
+  setGlobalErrorHandler((err) => logger.error(`Langfuse trace export failed; the traces of that batch are lost: ${describeExportError(err)}`));
+  diag.setLogger(
+    {
+      error: (message: string) => logger.error(`OpenTelemetry: ${message}`),
+      warn: (message: string) => logger.warn(`OpenTelemetry: ${message}`),
+      info: () => undefined,
+      debug: () => undefined,
+      verbose: () => undefined,
+    },
+    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
+}
+
+function describeExportError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const { code, data } = err as Error & { code?: number; data?: string };
+  const status = typeof code === 'number' ? ` (HTTP ${code})` : '';
+  const answer = typeof data === 'string' && data.length > 0 ? `: ${data.slice(0, 300)}` : '';
+  return `${err.message}${status}${answer}`;
 }
