@@ -20,6 +20,7 @@ beforeAll(async () => {
     projects: [
       { projectId: 'proj-a', publicKey: 'pk-lf-a', secretKey: 'sk-lf-SECRET-a' },
       { projectId: 'proj-b', publicKey: 'pk-lf-b', secretKey: 'sk-lf-SECRET-b' },
+      { projectId: 'proj-c', publicKey: 'pk-lf-c', secretKey: 'sk-lf-SECRET-c' },
     ],
   });
   gw = await startGateway({
@@ -32,6 +33,7 @@ beforeAll(async () => {
 langfuse_keys:
   proj-a: { public_key: pk-lf-a, secret_key: sk-lf-SECRET-a }
   proj-b: { public_key: pk-lf-b, secret_key: sk-lf-SECRET-b }
+  proj-c: { public_key: pk-lf-c, secret_key: sk-lf-WRONG-c }
 default_project_id: proj-a
 `),
   });
@@ -105,4 +107,22 @@ it('keys never reach the upstream, the client, or the logs', async () => {
   expect(JSON.stringify(upstream.requests)).not.toContain('sk-lf-SECRET');
   expect(JSON.stringify(upstream.requests)).not.toContain('pk-lf-');
   expect(gw.logs.join('\n')).not.toContain('sk-lf-SECRET');
+});
+
+it('an export Langfuse refuses is logged with the HTTP status and no key, and the completion still succeeds', async () => {
+  // proj-c's secret is wrong for the fake Langfuse: it answers the OTLP request 401 (not retried).
+  const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout: `r-${randomUUID()}`, project: 'proj-c' })}`, apiKey: 'sk-client', maxRetries: 0 });
+  const answer = await c.chat.completions.create({ model: 'accounts/m', messages: [{ role: 'user', content: 'hi' }] });
+  expect(answer.choices[0].message.content).toBeTruthy();
+
+  // The batch goes out on the 0.1 s flush timer; its failure is reported asynchronously.
+  const deadline = Date.now() + 10_000;
+  let line: string | undefined;
+  while (!line && Date.now() < deadline) {
+    line = gw.logs.find((l) => l.includes('Langfuse trace export failed'));
+    if (!line) await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(line).toContain('HTTP 401');
+  expect(langfuse.traces('proj-c')).toHaveLength(0);
+  expect(gw.logs.join('\n')).not.toContain('sk-lf-WRONG');
 });
