@@ -21,7 +21,7 @@ const rollout = process.env.BENCH_ROLLOUT;
 
 const creds = new LangfuseCredentials(project.projectId, project.publicKey, project.secretKey, process.env.BENCH_LANGFUSE_URL);
 const vault = { findCredentials: () => creds, resolveProjectId: () => project.projectId, onReload: () => undefined };
-const config = { LANGFUSE_EXPORT: true, LANGFUSE_FLUSH_AT: 256, LANGFUSE_FLUSH_INTERVAL: 1, LANGFUSE_EXPORT_QUEUE_SIZE: 65536, LANGFUSE_ENVIRONMENT: undefined };
+const config = { LANGFUSE_EXPORT: true, LANGFUSE_FLUSH_AT: 256, LANGFUSE_FLUSH_INTERVAL: 1, LANGFUSE_EXPORT_QUEUE_SIZE: 65536, LANGFUSE_EXPORT_CONCURRENCY: 4, LANGFUSE_ENVIRONMENT: undefined };
 const tracer = new LangfuseCompletionTracer(vault, config);
 const output = { role: 'assistant', content: 'The train arrives at 13:10.' };
 const usage = { prompt_tokens: 96, completion_tokens: 12, total_tokens: 108 };

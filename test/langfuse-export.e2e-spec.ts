@@ -126,3 +126,36 @@ it('an export Langfuse refuses is logged with the HTTP status and no key, and th
   expect(langfuse.traces('proj-c')).toHaveLength(0);
   expect(gw.logs.join('\n')).not.toContain('sk-lf-WRONG');
 });
+
+it('a project exports several batches at once, so a slow Langfuse does not cap it at one batch per response', async () => {
+  // Small batches and a slow Langfuse: one processor would send them one after another.
+  const small = await startGateway({
+    LITELLM_URL: `${upstream.url}/v1`,
+    REDIS_URL: testRedisUrl(),
+    LANGFUSE_EXPORT: 'true',
+    LANGFUSE_HOST: langfuse.url,
+    LANGFUSE_FLUSH_AT: '5',
+    LANGFUSE_FLUSH_INTERVAL: '0.1',
+    SECRETS_PATH: writeSecrets('langfuse_keys:\n  proj-b: { public_key: pk-lf-b, secret_key: sk-lf-SECRET-b }\n'),
+  });
+  const rollout = `r-${randomUUID()}`;
+  const c = new OpenAI({ baseURL: `${small.url}${metadataPath({ rollout, project: 'proj-b' })}`, apiKey: 'sk-client', maxRetries: 0 });
+  const from = Date.now();
+  const mine = () => langfuse.traces('proj-b').filter((t) => t.tags.includes(`rollout_id:${rollout}`));
+  langfuse.options.latencyMs = 300;
+  try {
+    await Promise.all(Array.from({ length: 40 }, () => c.chat.completions.create({ model: 'accounts/m', messages: [{ role: 'user', content: 'hi' }] })));
+    // No flush: the batches go out on the processors' own schedule.
+    const deadline = Date.now() + 15_000;
+    while (mine().length < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    langfuse.options.latencyMs = 0;
+    await small.close();
+  }
+  expect(mine()).toHaveLength(40);
+  const exports = langfuse.calls.filter((call) => call.path === '/api/public/otel/v1/traces' && call.projectId === 'proj-b' && call.receivedAt >= from);
+  // The most of the project's exports in flight at one moment (LANGFUSE_EXPORT_CONCURRENCY is 4 by default).
+  const inFlight = Math.max(...exports.map((e) => exports.filter((o) => o.receivedAt <= e.receivedAt && o.at > e.receivedAt).length));
+  expect(inFlight).toBeGreaterThan(1);
+  expect(inFlight).toBeLessThanOrEqual(4);
+});

@@ -273,6 +273,7 @@ class FakeLangfuseServer implements FakeLangfuse {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const receivedAt = Date.now();
     const url = new URL(req.url ?? '/', 'http://fake.local');
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     const query = parseQuery(url.searchParams);
@@ -312,7 +313,7 @@ class FakeLangfuseServer implements FakeLangfuse {
       if (err instanceof HttpError) reply = { status: err.status, body: err.body, headers: err.headers };
       else reply = { status: 500, body: { message: 'Internal Server Error', error: err instanceof Error ? err.message : String(err) } };
     }
-    this.calls.push({ method, path, query, projectId, status: reply.status, at: Date.now() });
+    this.calls.push({ method, path, query, projectId, status: reply.status, receivedAt, at: Date.now() });
     const payload = JSON.stringify(reply.body);
     res.writeHead(reply.status, {
       'content-type': 'application/json; charset=utf-8',

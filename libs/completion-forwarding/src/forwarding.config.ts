@@ -80,6 +80,12 @@ export class TracingConfig {
   @IsInt()
   @Min(100)
   LANGFUSE_EXPORT_QUEUE_SIZE: number = 65_536;
+
+  /** Export batches of one project in flight at once (the SDK's processor sends one at a time). */
+  @IsInt()
+  @Min(1)
+  @Max(16)
+  LANGFUSE_EXPORT_CONCURRENCY: number = 4;
 }
 
 export const tracingConfig = registerAs('tracing', () => validateConfig(TracingConfig, {
@@ -88,4 +94,5 @@ export const tracingConfig = registerAs('tracing', () => validateConfig(TracingC
   LANGFUSE_FLUSH_AT: process.env.LANGFUSE_FLUSH_AT,
   LANGFUSE_FLUSH_INTERVAL: process.env.LANGFUSE_FLUSH_INTERVAL,
   LANGFUSE_EXPORT_QUEUE_SIZE: process.env.LANGFUSE_EXPORT_QUEUE_SIZE,
+  LANGFUSE_EXPORT_CONCURRENCY: process.env.LANGFUSE_EXPORT_CONCURRENCY,
 }));

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { diag, DiagLogLevel, SpanStatusCode, Tracer } from '@opentelemetry/api';
+import { Context, diag, DiagLogLevel, SpanStatusCode, Tracer } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { LANGFUSE_SDK_VERSION, LANGFUSE_TRACER_NAME } from '@langfuse/core';
 import { LangfuseSpanProcessor } from '@langfuse/otel';
 import { CredentialVault, LangfuseCredentials } from '@app/credential-vault';
@@ -22,8 +22,11 @@ interface ProjectExport {
  * the span directly (no context manager needed; see generation-attributes.ts).
  * A completion is one span = one trace with one generation.
  *
- * The SDK's BatchSpanProcessor exports one batch per project at a time and
- * reports a failed export (after the exporter's retries) to OpenTelemetry's
+ * The SDK's BatchSpanProcessor exports one batch at a time, which caps a
+ * project's export at LANGFUSE_FLUSH_AT spans per Langfuse response time; so
+ * each project has LANGFUSE_EXPORT_CONCURRENCY of them, and each span goes to
+ * one, chosen by its span id (onStart and onEnd of a span meet the same one).
+ * The SDK's BatchSpanProcessor reports a failed export (after the exporter's retries) to OpenTelemetry's
  * global error handler, and spans dropped from a full queue to its diag
  * logger. Both are silent unless set; here they log, because a lost trace
  * keeps its rollout incomplete for /traces.
@@ -38,8 +41,9 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
     @Inject(tracingConfig.KEY) private readonly config: ConfigType<typeof tracingConfig>,
   ) {
     super();
-    // BatchSpanProcessor reads its queue bound from the environment only.
-    process.env.OTEL_BSP_MAX_QUEUE_SIZE ??= String(config.LANGFUSE_EXPORT_QUEUE_SIZE);
+    // BatchSpanProcessor reads its queue bound from the environment only; the
+    // project's processors share LANGFUSE_EXPORT_QUEUE_SIZE.
+    process.env.OTEL_BSP_MAX_QUEUE_SIZE ??= String(Math.ceil(config.LANGFUSE_EXPORT_QUEUE_SIZE / config.LANGFUSE_EXPORT_CONCURRENCY));
     reportExportFailures(this.logger);
     vault.onReload(() => {
       const old = this.projects;
@@ -74,17 +78,21 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
   private exportFor(creds: LangfuseCredentials): ProjectExport {
     let entry = this.projects.get(creds.projectId);
     if (!entry) {
-      const processor = new LangfuseSpanProcessor({
-        publicKey: creds.publicKey,
-        secretKey: creds.secretKey,
-        baseUrl: creds.host,
-        exportMode: 'batched',
-        flushAt: this.config.LANGFUSE_FLUSH_AT,
-        flushInterval: this.config.LANGFUSE_FLUSH_INTERVAL,
-        environment: this.config.LANGFUSE_ENVIRONMENT,
-        mediaUploadEnabled: false,
-      });
-      const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+      const processors = Array.from(
+        { length: this.config.LANGFUSE_EXPORT_CONCURRENCY },
+        () =>
+          new LangfuseSpanProcessor({
+            publicKey: creds.publicKey,
+            secretKey: creds.secretKey,
+            baseUrl: creds.host,
+            exportMode: 'batched',
+            flushAt: this.config.LANGFUSE_FLUSH_AT,
+            flushInterval: this.config.LANGFUSE_FLUSH_INTERVAL,
+            environment: this.config.LANGFUSE_ENVIRONMENT,
+            mediaUploadEnabled: false,
+          }),
+      );
+      const provider = new BasicTracerProvider({ spanProcessors: [processors.length === 1 ? processors[0] : new SpanIdSharding(processors)] });
       // The SDK's own scope name: Langfuse copies every span attribute into the
       // observation metadata for spans of other instrumentation scopes.
       entry = { provider, tracer: provider.getTracer(LANGFUSE_TRACER_NAME, LANGFUSE_SDK_VERSION) };
@@ -113,6 +121,31 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
         }
       }),
     );
+  }
+}
+
+/** Hands each span to one of several processors, by its span id (random hex). */
+class SpanIdSharding implements SpanProcessor {
+  constructor(private readonly shards: SpanProcessor[]) {}
+
+  private shardOf(span: { spanContext(): { spanId: string } }): SpanProcessor {
+    return this.shards[parseInt(span.spanContext().spanId.slice(-4), 16) % this.shards.length];
+  }
+
+  onStart(span: Span, parentContext: Context): void {
+    this.shardOf(span).onStart(span, parentContext);
+  }
+
+  onEnd(span: ReadableSpan): void {
+    this.shardOf(span).onEnd(span);
+  }
+
+  async forceFlush(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.forceFlush()));
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.shutdown()));
   }
 }
 

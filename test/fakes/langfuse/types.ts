@@ -171,6 +171,8 @@ export interface FakeLangfuseCall {
   query: Record<string, string | string[]>;
   projectId?: string;
   status: number;
+  /** When the request arrived and when it was answered (ms since the epoch). */
+  receivedAt: number;
   at: number;
 }
 
