@@ -16,20 +16,21 @@ interface ProjectExport {
 }
 
 /**
- * One OpenTelemetry tracer provider per Langfuse project, each with its own
+ * One OpenTelemetry tracer provider per Langfuse project, with the SDK's
  * LangfuseSpanProcessor (batched OTLP/HTTP JSON to
  * {host}/api/public/otel/v1/traces), so keys never mix. Attributes are set on
  * the span directly (no context manager needed; see generation-attributes.ts).
  * A completion is one span = one trace with one generation.
  *
- * The SDK's BatchSpanProcessor exports one batch at a time, which caps a
- * project's export at LANGFUSE_FLUSH_AT spans per Langfuse response time; so
- * each project has LANGFUSE_EXPORT_CONCURRENCY of them, and each span goes to
- * one, chosen by its span id (onStart and onEnd of a span meet the same one).
- * The SDK's BatchSpanProcessor reports a failed export (after the exporter's retries) to OpenTelemetry's
- * global error handler, and spans dropped from a full queue to its diag
- * logger. Both are silent unless set; here they log, because a lost trace
- * keeps its rollout incomplete for /traces.
+ * The processor's BatchSpanProcessor exports one batch at a time, which caps
+ * a project at LANGFUSE_FLUSH_AT spans per Langfuse response time. So each
+ * project has LANGFUSE_EXPORT_CONCURRENCY processors, and each span goes to
+ * one of them, chosen by its span id (its onStart and onEnd meet the same one).
+ *
+ * A failed export (after the exporter's retries) goes to OpenTelemetry's
+ * global error handler, spans dropped from a full queue to its diag logger.
+ * Both are silent unless set; here they log, because a lost trace keeps its
+ * rollout incomplete for /traces.
  */
 @Injectable()
 export class LangfuseCompletionTracer extends CompletionTracer implements OnApplicationShutdown {
