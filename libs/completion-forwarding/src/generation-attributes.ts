@@ -87,22 +87,19 @@ function serialize(value: unknown): string | undefined {
 /** The sampling parameters the client sent, as JSON (anything not a string or number as JSON text). */
 function modelParameters(request: Record<string, unknown>): string | undefined {
   const picked: Record<string, string | number> = {};
-  let any = false;
   for (const key of MODEL_PARAMETERS) {
     const v = request[key];
     if (v === undefined || v === null) continue;
     picked[key] = typeof v === 'string' || typeof v === 'number' ? v : JSON.stringify(v);
-    any = true;
   }
-  return any ? JSON.stringify(picked) : undefined;
+  return Object.keys(picked).length ? JSON.stringify(picked) : undefined;
 }
 
 function usageDetails(usage: CompletionOutcome['usage']): string | undefined {
   if (!usage) return undefined;
   const out: Record<string, number> = {};
-  let any = false;
-  if (typeof usage.prompt_tokens === 'number') (out.input = usage.prompt_tokens), (any = true);
-  if (typeof usage.completion_tokens === 'number') (out.output = usage.completion_tokens), (any = true);
-  if (typeof usage.total_tokens === 'number') (out.total = usage.total_tokens), (any = true);
-  return any ? JSON.stringify(out) : undefined;
+  if (typeof usage.prompt_tokens === 'number') out.input = usage.prompt_tokens;
+  if (typeof usage.completion_tokens === 'number') out.output = usage.completion_tokens;
+  if (typeof usage.total_tokens === 'number') out.total = usage.total_tokens;
+  return Object.keys(out).length ? JSON.stringify(out) : undefined;
 }
