@@ -156,7 +156,7 @@ class SpanIdSharding implements SpanProcessor {
  * request's headers, so no key reaches the log.
  */
 function reportExportFailures(logger: Logger): void {
-  setGlobalErrorHandler((err) => logger.error(`Langfuse trace export failed; the traces of that batch are lost: ${describeExportError(err)}`));
+  setGlobalErrorHandler((err) => logger.error(`Langfuse trace export failed; the traces of that batch may be lost: ${describeExportError(err)}`));
   diag.setLogger(
     {
       error: (message: string) => logger.error(`OpenTelemetry: ${message}`),
