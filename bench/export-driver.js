@@ -20,7 +20,7 @@ const rounds = Number(process.env.BENCH_ROUNDS);
 const rollout = process.env.BENCH_ROLLOUT;
 
 const creds = new LangfuseCredentials(project.projectId, project.publicKey, project.secretKey, process.env.BENCH_LANGFUSE_URL);
-const vault = { findCredentials: () => creds, resolveProjectId: () => project.projectId, onReload: () => undefined };
+const vault = { findCredentials: () => creds, onReload: () => undefined };
 const config = { LANGFUSE_EXPORT: true, LANGFUSE_FLUSH_AT: 256, LANGFUSE_FLUSH_INTERVAL: 1, LANGFUSE_EXPORT_QUEUE_SIZE: 65536, LANGFUSE_EXPORT_CONCURRENCY: 4, LANGFUSE_ENVIRONMENT: undefined };
 const tracer = new LangfuseCompletionTracer(vault, config);
 const output = { role: 'assistant', content: 'The train arrives at 13:10.' };

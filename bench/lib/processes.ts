@@ -97,6 +97,11 @@ export interface StartNodeOptions {
   monitor?: boolean;
 }
 
+/** The command that runs node with these arguments, under `taskset -c cpuList` when given. */
+export function nodeCommand(nodeArgv: string[], cpuList?: string): [string, string[]] {
+  return cpuList ? ['taskset', ['-c', cpuList, process.execPath, ...nodeArgv]] : [process.execPath, nodeArgv];
+}
+
 /** Starts `node [nodeArgs] script` with PORT set and waits until it answers HTTP on 127.0.0.1. */
 export async function startNode(options: StartNodeOptions): Promise<Child> {
   installHooks();
@@ -106,7 +111,7 @@ export async function startNode(options: StartNodeOptions): Promise<Child> {
   const monitor = options.monitor !== false;
   const fd = openSync(logFile, 'w');
   const nodeArgv = [...(monitor ? ['-r', join(__dirname, 'loop-monitor.js')] : []), ...(options.nodeArgs ?? []), options.script];
-  const [cmd, argv] = options.cpuList ? ['taskset', ['-c', options.cpuList, process.execPath, ...nodeArgv]] : [process.execPath, nodeArgv];
+  const [cmd, argv] = nodeCommand(nodeArgv, options.cpuList);
   const spawnedAt = Date.now();
   const child = spawn(cmd, argv, {
     cwd: REPO_ROOT,

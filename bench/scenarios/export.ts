@@ -5,13 +5,14 @@
  * the gateway, exporting to the fake Langfuse. Reports CPU µs per completion —
  * the part of the gateway's per-completion cost that the required SDK decides —
  * and checks that every trace arrived. With baseline-dist=, the other build runs
- * in alternate rounds.
+ * first, in its own process.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { BenchEnv } from '../lib/env';
 import { baselineGatewayMain, BENCH_PROJECT, chatBody, currentGatewayMain, distRootOf } from '../lib/gateway';
+import { nodeCommand } from '../lib/processes';
 import { log, table } from '../lib/report';
 import { median, round } from '../lib/stats';
 
@@ -48,8 +49,8 @@ export async function runExport(env: BenchEnv): Promise<ExportResult> {
 
 function runDriver(env: BenchEnv, dist: string, langfuseUrl: string, rollout: string): Promise<{ cpuUsPerCompletion: number[]; completions: number }> {
   const script = join(__dirname, '..', 'export-driver.js');
-  const argv = env.cpu.underTest ? ['taskset', ['-c', env.cpu.underTest, process.execPath, script]] as const : [process.execPath, [script]] as const;
-  const child = spawn(argv[0], [...argv[1]], {
+  const [cmd, argv] = nodeCommand([script], env.cpu.underTest);
+  const child = spawn(cmd, argv, {
     env: {
       ...process.env,
       BENCH_DIST: dist,
