@@ -93,7 +93,7 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
             mediaUploadEnabled: false,
           }),
       );
-      const provider = new BasicTracerProvider({ spanProcessors: [processors.length === 1 ? processors[0] : new SpanIdSharding(processors)] });
+      const provider = new BasicTracerProvider({ spanProcessors: [new SpanIdSharding(processors)] });
       // The SDK's own scope name: Langfuse copies every span attribute into the
       // observation metadata for spans of other instrumentation scopes.
       entry = { provider, tracer: provider.getTracer(LANGFUSE_TRACER_NAME, LANGFUSE_SDK_VERSION) };
