@@ -4,158 +4,182 @@
  */
 import OpenAI from 'openai';
 import { randomUUID } from 'node:crypto';
+import type { Worker } from 'node:worker_threads';
 import { LangfuseCompletionTracer } from '@app/completion-forwarding';
 import { FakeLangfuse, startFakeLangfuse } from './fakes/fake-langfuse.server';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
 import { metadataPath, StartedGateway, startGateway, writeSecrets } from './support/gateway';
 import { testRedisUrl } from './support/redis';
 
-let upstream: FakeOpenAI;
-let langfuse: FakeLangfuse;
-let gw: StartedGateway;
+// Every test runs with the export on the main thread and in its worker thread.
+describe.each(['true', 'false'] as const)('LANGFUSE_EXPORT_WORKER=%s', (worker) => {
+  let upstream: FakeOpenAI;
+  let langfuse: FakeLangfuse;
+  let gw: StartedGateway;
 
-beforeAll(async () => {
-  upstream = await startFakeOpenAI();
-  langfuse = await startFakeLangfuse({
-    projects: [
-      { projectId: 'proj-a', publicKey: 'pk-lf-a', secretKey: 'sk-lf-SECRET-a' },
-      { projectId: 'proj-b', publicKey: 'pk-lf-b', secretKey: 'sk-lf-SECRET-b' },
-      { projectId: 'proj-c', publicKey: 'pk-lf-c', secretKey: 'sk-lf-SECRET-c' },
-    ],
+  beforeAll(async () => {
+    upstream = await startFakeOpenAI();
+    langfuse = await startFakeLangfuse({
+      projects: [
+        { projectId: 'proj-a', publicKey: 'pk-lf-a', secretKey: 'sk-lf-SECRET-a' },
+        { projectId: 'proj-b', publicKey: 'pk-lf-b', secretKey: 'sk-lf-SECRET-b' },
+        { projectId: 'proj-c', publicKey: 'pk-lf-c', secretKey: 'sk-lf-SECRET-c' },
+      ],
+    });
+    gw = await startGateway({
+      LITELLM_URL: `${upstream.url}/v1`,
+      REDIS_URL: testRedisUrl(),
+      LANGFUSE_EXPORT: 'true',
+      LANGFUSE_HOST: langfuse.url,
+      LANGFUSE_FLUSH_INTERVAL: '0.1',
+      LANGFUSE_EXPORT_WORKER: worker,
+      SECRETS_PATH: writeSecrets(`
+  langfuse_keys:
+    proj-a: { public_key: pk-lf-a, secret_key: sk-lf-SECRET-a }
+    proj-b: { public_key: pk-lf-b, secret_key: sk-lf-SECRET-b }
+    proj-c: { public_key: pk-lf-c, secret_key: sk-lf-WRONG-c }
+  default_project_id: proj-a
+  `),
+    });
   });
-  gw = await startGateway({
-    LITELLM_URL: `${upstream.url}/v1`,
-    REDIS_URL: testRedisUrl(),
-    LANGFUSE_EXPORT: 'true',
-    LANGFUSE_HOST: langfuse.url,
-    LANGFUSE_FLUSH_INTERVAL: '0.1',
-    SECRETS_PATH: writeSecrets(`
-langfuse_keys:
-  proj-a: { public_key: pk-lf-a, secret_key: sk-lf-SECRET-a }
-  proj-b: { public_key: pk-lf-b, secret_key: sk-lf-SECRET-b }
-  proj-c: { public_key: pk-lf-c, secret_key: sk-lf-WRONG-c }
-default_project_id: proj-a
-`),
+  afterAll(async () => {
+    await gw.close();
+    await Promise.all([upstream.close(), langfuse.close()]);
   });
-});
-afterAll(async () => {
-  await gw.close();
-  await Promise.all([upstream.close(), langfuse.close()]);
-});
 
-const flush = () => gw.app.get(LangfuseCompletionTracer).flush();
+  const flush = () => gw.app.get(LangfuseCompletionTracer).flush();
 
-it('one trace per completion in the right project, with exactly the client tags plus the six', async () => {
-  const rollout = `r-${randomUUID()}`;
-  const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout, project: 'proj-b', row: 'row-9' })}`, apiKey: 'sk-client', maxRetries: 0 });
-  const { data, response } = await c.chat.completions
-    .create({ model: 'accounts/m', messages: [{ role: 'user', content: 'trace me' }], temperature: 0.2, metadata: { tags: ['mine'] } } as never)
-    .withResponse();
-  const insertionId = response.headers.get('x-insertion-id')!;
-  const traceId = response.headers.get('x-langfuse-trace-id')!;
-  await flush();
+  it('says where the export runs', () => {
+    expect(gw.logs.join('\n')).toContain(`Langfuse traces are exported ${worker === 'true' ? 'from a worker thread' : 'on the main thread'}`);
+  });
 
-  expect(langfuse.traces('proj-a').filter((t) => t.tags.includes(`rollout_id:${rollout}`))).toHaveLength(0);
-  const trace = langfuse.traces('proj-b').find((t) => t.id === traceId)!;
-  expect(trace).toBeDefined();
-  expect(trace.name).toBe('chat-completion');
-  expect([...trace.tags].sort()).toEqual(
-    ['mine', `rollout_id:${rollout}`, `insertion_id:${insertionId}`, 'invocation_id:inv-1', 'experiment_id:exp-1', 'run_id:run-1', 'row_id:row-9'].sort(),
-  );
-  expect(trace.input).toEqual({ messages: [{ role: 'user', content: 'trace me' }] });
-  expect(trace.output).toEqual(data.choices[0].message);
-  expect(trace.metadata).toMatchObject({ rollout_id: rollout, insertion_id: insertionId, row_id: 'row-9' });
-  const [gen] = trace.observations;
-  expect(gen.type).toBe('GENERATION');
-  expect(gen.model).toBe('accounts/m');
-  expect(gen.modelParameters).toMatchObject({ temperature: 0.2 });
-  expect(gen.usageDetails).toMatchObject({ input: expect.any(Number), output: expect.any(Number) });
-  // The generation carries the same IO as its trace (observations are stored as JSON text).
-  const parsed = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
-  expect(parsed(gen.input)).toEqual(trace.input);
-  expect(parsed(gen.output)).toEqual(trace.output);
-});
+  it('one trace per completion in the right project, with exactly the client tags plus the six', async () => {
+    const rollout = `r-${randomUUID()}`;
+    const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout, project: 'proj-b', row: 'row-9' })}`, apiKey: 'sk-client', maxRetries: 0 });
+    const { data, response } = await c.chat.completions
+      .create({ model: 'accounts/m', messages: [{ role: 'user', content: 'trace me' }], temperature: 0.2, metadata: { tags: ['mine'] } } as never)
+      .withResponse();
+    const insertionId = response.headers.get('x-insertion-id')!;
+    const traceId = response.headers.get('x-langfuse-trace-id')!;
+    await flush();
 
-it('streams are traced with the assembled output and completion start time', async () => {
-  const rollout = `r-${randomUUID()}`;
-  const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout })}`, apiKey: 'sk-client', maxRetries: 0 });
-  const stream = await c.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'stream trace' }], stream: true, stream_options: { include_usage: true } });
-  let text = '';
-  for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
-  await flush();
-  const trace = langfuse.traces('proj-a').find((t) => t.tags.includes(`rollout_id:${rollout}`))!;
-  expect(trace.output).toEqual({ role: 'assistant', content: text });
-  expect(trace.observations[0].completionStartTime).toBeTruthy();
-  expect(trace.observations[0].usageDetails).toMatchObject({ total: expect.any(Number) });
-});
+    expect(langfuse.traces('proj-a').filter((t) => t.tags.includes(`rollout_id:${rollout}`))).toHaveLength(0);
+    const trace = langfuse.traces('proj-b').find((t) => t.id === traceId)!;
+    expect(trace).toBeDefined();
+    expect(trace.name).toBe('chat-completion');
+    expect([...trace.tags].sort()).toEqual(
+      ['mine', `rollout_id:${rollout}`, `insertion_id:${insertionId}`, 'invocation_id:inv-1', 'experiment_id:exp-1', 'run_id:run-1', 'row_id:row-9'].sort(),
+    );
+    expect(trace.input).toEqual({ messages: [{ role: 'user', content: 'trace me' }] });
+    expect(trace.output).toEqual(data.choices[0].message);
+    expect(trace.metadata).toMatchObject({ rollout_id: rollout, insertion_id: insertionId, row_id: 'row-9' });
+    const [gen] = trace.observations;
+    expect(gen.type).toBe('GENERATION');
+    expect(gen.model).toBe('accounts/m');
+    expect(gen.modelParameters).toMatchObject({ temperature: 0.2 });
+    expect(gen.usageDetails).toMatchObject({ input: expect.any(Number), output: expect.any(Number) });
+    // The generation carries the same IO as its trace (observations are stored as JSON text).
+    const parsed = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+    expect(parsed(gen.input)).toEqual(trace.input);
+    expect(parsed(gen.output)).toEqual(trace.output);
+  });
 
-it('a failed call is traced at level ERROR with the status message, and not recorded', async () => {
-  const rollout = `r-${randomUUID()}`;
-  const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout })}`, apiKey: 'sk-client', maxRetries: 0 });
-  await expect(c.chat.completions.create({ model: 'm', messages: [] }, { headers: { 'x-fake-status': '503' } })).rejects.toThrow();
-  await flush();
-  const trace = langfuse.traces('proj-a').find((t) => t.tags.includes(`rollout_id:${rollout}`))!;
-  expect(trace.observations[0].level).toBe('ERROR');
-  expect(trace.observations[0].statusMessage).toMatch(/Upstream answered 503/);
-});
+  it('streams are traced with the assembled output and completion start time', async () => {
+    const rollout = `r-${randomUUID()}`;
+    const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout })}`, apiKey: 'sk-client', maxRetries: 0 });
+    const stream = await c.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'stream trace' }], stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+    await flush();
+    const trace = langfuse.traces('proj-a').find((t) => t.tags.includes(`rollout_id:${rollout}`))!;
+    expect(trace.output).toEqual({ role: 'assistant', content: text });
+    expect(trace.observations[0].completionStartTime).toBeTruthy();
+    expect(trace.observations[0].usageDetails).toMatchObject({ total: expect.any(Number) });
+  });
 
-it('keys never reach the upstream, the client, or the logs', async () => {
-  const res = await fetch(`${gw.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [] }) });
-  const text = await res.text();
-  expect(text).not.toContain('sk-lf-SECRET');
-  expect(JSON.stringify([...res.headers])).not.toContain('sk-lf-SECRET');
-  expect(JSON.stringify(upstream.requests)).not.toContain('sk-lf-SECRET');
-  expect(JSON.stringify(upstream.requests)).not.toContain('pk-lf-');
-  expect(gw.logs.join('\n')).not.toContain('sk-lf-SECRET');
-});
+  it('a failed call is traced at level ERROR with the status message, and not recorded', async () => {
+    const rollout = `r-${randomUUID()}`;
+    const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout })}`, apiKey: 'sk-client', maxRetries: 0 });
+    await expect(c.chat.completions.create({ model: 'm', messages: [] }, { headers: { 'x-fake-status': '503' } })).rejects.toThrow();
+    await flush();
+    const trace = langfuse.traces('proj-a').find((t) => t.tags.includes(`rollout_id:${rollout}`))!;
+    expect(trace.observations[0].level).toBe('ERROR');
+    expect(trace.observations[0].statusMessage).toMatch(/Upstream answered 503/);
+  });
 
-it('an export Langfuse refuses is logged with the HTTP status and no key, and the completion still succeeds', async () => {
-  // proj-c's secret is wrong for the fake Langfuse: it answers the OTLP request 401 (not retried).
-  const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout: `r-${randomUUID()}`, project: 'proj-c' })}`, apiKey: 'sk-client', maxRetries: 0 });
-  const answer = await c.chat.completions.create({ model: 'accounts/m', messages: [{ role: 'user', content: 'hi' }] });
-  expect(answer.choices[0].message.content).toBeTruthy();
+  it('keys never reach the upstream, the client, or the logs', async () => {
+    const res = await fetch(`${gw.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [] }) });
+    const text = await res.text();
+    expect(text).not.toContain('sk-lf-SECRET');
+    expect(JSON.stringify([...res.headers])).not.toContain('sk-lf-SECRET');
+    expect(JSON.stringify(upstream.requests)).not.toContain('sk-lf-SECRET');
+    expect(JSON.stringify(upstream.requests)).not.toContain('pk-lf-');
+    expect(gw.logs.join('\n')).not.toContain('sk-lf-SECRET');
+  });
 
-  // The batch goes out on the 0.1 s flush timer; its failure is reported asynchronously.
-  const deadline = Date.now() + 10_000;
-  let line: string | undefined;
-  while (!line && Date.now() < deadline) {
-    line = gw.logs.find((l) => l.includes('Langfuse trace export failed'));
-    if (!line) await new Promise((r) => setTimeout(r, 50));
+  it('an export Langfuse refuses is logged with the HTTP status and no key, and the completion still succeeds', async () => {
+    // proj-c's secret is wrong for the fake Langfuse: it answers the OTLP request 401 (not retried).
+    const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout: `r-${randomUUID()}`, project: 'proj-c' })}`, apiKey: 'sk-client', maxRetries: 0 });
+    const answer = await c.chat.completions.create({ model: 'accounts/m', messages: [{ role: 'user', content: 'hi' }] });
+    expect(answer.choices[0].message.content).toBeTruthy();
+
+    // The batch goes out on the 0.1 s flush timer; its failure is reported asynchronously.
+    const deadline = Date.now() + 10_000;
+    let line: string | undefined;
+    while (!line && Date.now() < deadline) {
+      line = gw.logs.find((l) => l.includes('Langfuse trace export failed'));
+      if (!line) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(line).toContain('HTTP 401');
+    expect(langfuse.traces('proj-c')).toHaveLength(0);
+    expect(gw.logs.join('\n')).not.toContain('sk-lf-WRONG');
+  });
+
+  if (worker === 'true') {
+    it('a worker thread that dies is reported, and the next traces go out through a new one', async () => {
+      const tracer = gw.app.get(LangfuseCompletionTracer) as unknown as { sink: { worker: Worker } };
+      await tracer.sink.worker.terminate();
+      expect(gw.logs.find((l) => l.includes('The Langfuse export thread stopped'))).toMatch(/exit code \d+\); 0 trace\(s\) handed to it may be lost/);
+
+      const rollout = `r-${randomUUID()}`;
+      const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout, project: 'proj-b' })}`, apiKey: 'sk-client', maxRetries: 0 });
+      const { response } = await c.chat.completions.create({ model: 'accounts/m', messages: [{ role: 'user', content: 'again' }] }).withResponse();
+      await flush();
+      expect(langfuse.traces('proj-b').find((t) => t.id === response.headers.get('x-langfuse-trace-id'))).toBeDefined();
+    });
   }
-  expect(line).toContain('HTTP 401');
-  expect(langfuse.traces('proj-c')).toHaveLength(0);
-  expect(gw.logs.join('\n')).not.toContain('sk-lf-WRONG');
-});
 
-it('a project exports several batches at once, so a slow Langfuse does not cap it at one batch per response', async () => {
-  // Small batches and a slow Langfuse: one processor would send them one after another.
-  const small = await startGateway({
-    LITELLM_URL: `${upstream.url}/v1`,
-    REDIS_URL: testRedisUrl(),
-    LANGFUSE_EXPORT: 'true',
-    LANGFUSE_HOST: langfuse.url,
-    LANGFUSE_FLUSH_AT: '5',
-    LANGFUSE_FLUSH_INTERVAL: '0.1',
-    SECRETS_PATH: writeSecrets('langfuse_keys:\n  proj-b: { public_key: pk-lf-b, secret_key: sk-lf-SECRET-b }\n'),
+  it('a project exports several batches at once, so a slow Langfuse does not cap it at one batch per response', async () => {
+    // Small batches and a slow Langfuse: one processor would send them one after another.
+    const small = await startGateway({
+      LITELLM_URL: `${upstream.url}/v1`,
+      REDIS_URL: testRedisUrl(),
+      LANGFUSE_EXPORT: 'true',
+      LANGFUSE_HOST: langfuse.url,
+      LANGFUSE_FLUSH_AT: '5',
+      LANGFUSE_FLUSH_INTERVAL: '0.1',
+      LANGFUSE_EXPORT_WORKER: worker,
+      SECRETS_PATH: writeSecrets('langfuse_keys:\n  proj-b: { public_key: pk-lf-b, secret_key: sk-lf-SECRET-b }\n'),
+    });
+    const rollout = `r-${randomUUID()}`;
+    const c = new OpenAI({ baseURL: `${small.url}${metadataPath({ rollout, project: 'proj-b' })}`, apiKey: 'sk-client', maxRetries: 0 });
+    const from = Date.now();
+    const mine = () => langfuse.traces('proj-b').filter((t) => t.tags.includes(`rollout_id:${rollout}`));
+    langfuse.options.latencyMs = 300;
+    try {
+      await Promise.all(Array.from({ length: 40 }, () => c.chat.completions.create({ model: 'accounts/m', messages: [{ role: 'user', content: 'hi' }] })));
+      // No flush: the batches go out on the processors' own schedule.
+      const deadline = Date.now() + 15_000;
+      while (mine().length < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      langfuse.options.latencyMs = 0;
+      await small.close();
+    }
+    expect(mine()).toHaveLength(40);
+    const exports = langfuse.calls.filter((call) => call.path === '/api/public/otel/v1/traces' && call.projectId === 'proj-b' && call.receivedAt >= from);
+    // The most of the project's exports in flight at one moment (LANGFUSE_EXPORT_CONCURRENCY is 4 by default).
+    const inFlight = Math.max(...exports.map((e) => exports.filter((o) => o.receivedAt <= e.receivedAt && o.at > e.receivedAt).length));
+    expect(inFlight).toBeGreaterThan(1);
+    expect(inFlight).toBeLessThanOrEqual(4);
   });
-  const rollout = `r-${randomUUID()}`;
-  const c = new OpenAI({ baseURL: `${small.url}${metadataPath({ rollout, project: 'proj-b' })}`, apiKey: 'sk-client', maxRetries: 0 });
-  const from = Date.now();
-  const mine = () => langfuse.traces('proj-b').filter((t) => t.tags.includes(`rollout_id:${rollout}`));
-  langfuse.options.latencyMs = 300;
-  try {
-    await Promise.all(Array.from({ length: 40 }, () => c.chat.completions.create({ model: 'accounts/m', messages: [{ role: 'user', content: 'hi' }] })));
-    // No flush: the batches go out on the processors' own schedule.
-    const deadline = Date.now() + 15_000;
-    while (mine().length < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  } finally {
-    langfuse.options.latencyMs = 0;
-    await small.close();
-  }
-  expect(mine()).toHaveLength(40);
-  const exports = langfuse.calls.filter((call) => call.path === '/api/public/otel/v1/traces' && call.projectId === 'proj-b' && call.receivedAt >= from);
-  // The most of the project's exports in flight at one moment (LANGFUSE_EXPORT_CONCURRENCY is 4 by default).
-  const inFlight = Math.max(...exports.map((e) => exports.filter((o) => o.receivedAt <= e.receivedAt && o.at > e.receivedAt).length));
-  expect(inFlight).toBeGreaterThan(1);
-  expect(inFlight).toBeLessThanOrEqual(4);
 });

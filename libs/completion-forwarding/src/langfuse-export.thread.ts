@@ -1,0 +1,184 @@
+/**
+ * The main thread's side of the export worker (langfuse-export.worker.ts).
+ *
+ * Finished completions are collected for one event-loop turn and posted as
+ * one message (structured clone: a few microseconds, where building and
+ * serialising the spans costs tens). A project's keys cross once, before its
+ * first record, and again after a reload; they are never logged.
+ *
+ * Nothing is lost silently: records waiting for the worker are bounded by
+ * LANGFUSE_EXPORT_QUEUE_SIZE (beyond it they are dropped and counted in the
+ * log, as the SDK does with its own queue), and if the worker dies the log
+ * says how many traces it held, and a new worker takes the next ones.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { CompletionRecord, ExportCredentials, ExportLog, SpanExportOptions } from './langfuse-span-export';
+
+/** Main → worker. */
+export type ThreadRequest =
+  | { type: 'project'; credentials: { projectId: string; publicKey: string; secretKey: string; host: string } }
+  | { type: 'records'; records: CompletionRecord[] }
+  | { type: 'reset' }
+  | { type: 'flush' | 'shutdown'; id: number };
+
+/** Worker → main. */
+export type ThreadReply =
+  | { type: 'log'; level: 'error' | 'warn'; message: string }
+  | { type: 'done'; count: number }
+  | { type: 'flushed'; id: number };
+
+export interface ExportThreadOptions extends SpanExportOptions {
+  /** Records handed over but not yet turned into spans, at most. */
+  maxPending: number;
+}
+
+export class LangfuseExportThread {
+  private worker?: Worker;
+  private batch: CompletionRecord[] = [];
+  private scheduled = false;
+  /** Posted to the worker and not yet acknowledged, plus those in `batch`. */
+  private pending = 0;
+  private dropped = 0;
+  private sent = new Map<string, ExportCredentials>();
+  private nextId = 1;
+  private readonly waiting = new Map<number, () => void>();
+  private closing = false;
+
+  constructor(
+    private readonly options: ExportThreadOptions,
+    private readonly log: ExportLog,
+  ) {
+    this.worker = this.spawn();
+  }
+
+  export(credentials: ExportCredentials, record: CompletionRecord): void {
+    if (this.pending >= this.options.maxPending) {
+      if (this.dropped++ === 0) setTimeout(() => this.reportDrops(), 1000).unref();
+      return;
+    }
+    const worker = this.worker ?? (this.worker = this.spawn());
+    if (this.sent.get(credentials.projectId) !== credentials) {
+      this.sendBatch();
+      const { projectId, publicKey, secretKey, host } = credentials;
+      worker.postMessage({ type: 'project', credentials: { projectId, publicKey, secretKey, host } } satisfies ThreadRequest);
+      this.sent.set(projectId, credentials);
+    }
+    this.batch.push(record);
+    this.pending++;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.sendBatch());
+    }
+  }
+
+  /** The keys were reloaded: the worker closes every project's export; keys cross again when next used. */
+  reset(): void {
+    this.sendBatch();
+    this.sent.clear();
+    this.worker?.postMessage({ type: 'reset' } satisfies ThreadRequest);
+  }
+
+  /** Resolves when every record handed over so far has been exported (or its failure logged). */
+  flush(): Promise<void> {
+    return this.ask('flush');
+  }
+
+  async close(): Promise<void> {
+    await this.ask('shutdown');
+    this.closing = true;
+    await this.worker?.terminate();
+    this.worker = undefined;
+  }
+
+  private ask(type: 'flush' | 'shutdown'): Promise<void> {
+    this.sendBatch();
+    const worker = this.worker;
+    if (!worker) return Promise.resolve();
+    const id = this.nextId++;
+    worker.ref();
+    return new Promise((resolve) => {
+      this.waiting.set(id, () => {
+        if (this.waiting.size === 0) worker.unref();
+        resolve();
+      });
+      worker.postMessage({ type, id } satisfies ThreadRequest);
+    });
+  }
+
+  private sendBatch(): void {
+    this.scheduled = false;
+    if (this.batch.length === 0 || !this.worker) return;
+    const records = this.batch;
+    this.batch = [];
+    try {
+      this.worker.postMessage({ type: 'records', records } satisfies ThreadRequest);
+    } catch {
+      // A record that cannot be cloned (a custom preprocessor's body with a function, say): send the others.
+      this.pending -= records.length;
+      for (const record of records) {
+        try {
+          this.worker.postMessage({ type: 'records', records: [record] } satisfies ThreadRequest);
+          this.pending++;
+        } catch (cloneErr) {
+          this.log('error', `The trace ${record.traceId} of project ${record.projectId} could not be handed to the export thread: ${(cloneErr as Error).message}`);
+        }
+      }
+    }
+  }
+
+  private spawn(): Worker {
+    const worker = startWorker(this.options);
+    // Only a pending flush keeps the process alive for the worker (see ask).
+    worker.unref();
+    worker.on('message', (reply: ThreadReply) => this.onReply(reply));
+    worker.on('error', (err) => this.log('error', `The Langfuse export thread failed: ${err.stack ?? err.message}`));
+    worker.on('exit', (code) => {
+      if (this.worker === worker) this.worker = undefined;
+      // The next worker has no keys yet; records not yet posted go with the lost ones.
+      const lost = this.pending;
+      this.pending = 0;
+      this.batch = [];
+      this.sent.clear();
+      const waiting = [...this.waiting.values()];
+      this.waiting.clear();
+      for (const resolve of waiting) resolve();
+      if (!this.closing) {
+        this.log('error', `The Langfuse export thread stopped (exit code ${code}); ${lost} trace(s) handed to it may be lost. A new one takes the next traces.`);
+      }
+    });
+    return worker;
+  }
+
+  private onReply(reply: ThreadReply): void {
+    switch (reply.type) {
+      case 'done':
+        this.pending -= reply.count;
+        return;
+      case 'flushed': {
+        const resolve = this.waiting.get(reply.id);
+        this.waiting.delete(reply.id);
+        resolve?.();
+        return;
+      }
+      case 'log':
+        this.log(reply.level, reply.message);
+        return;
+    }
+  }
+
+  private reportDrops(): void {
+    this.log('error', `${this.dropped} trace(s) dropped: the Langfuse export thread had ${this.options.maxPending} waiting (LANGFUSE_EXPORT_QUEUE_SIZE).`);
+    this.dropped = 0;
+  }
+}
+
+/** The built worker next to this file; from TypeScript sources (tests), through ts-node. */
+function startWorker(options: SpanExportOptions): Worker {
+  const built = join(__dirname, 'langfuse-export.worker.js');
+  if (existsSync(built)) return new Worker(built, { workerData: options });
+  const source = join(__dirname, 'langfuse-export.worker.ts');
+  const code = `require('ts-node').register({ transpileOnly: true }); require(${JSON.stringify(source)});`;
+  return new Worker(code, { eval: true, workerData: options });
+}

@@ -1,0 +1,51 @@
+/**
+ * The export worker thread: runs LangfuseSpanExport off the main thread, so
+ * span building, OTLP serialisation and the export requests do not hold up
+ * requests. Started and spoken to by LangfuseExportThread; every message is
+ * answered in order on the same port.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { LangfuseCredentials } from '../../credential-vault/src/langfuse-credentials';
+import { LangfuseSpanExport, reportExportFailures, SpanExportOptions } from './langfuse-span-export';
+import type { ThreadReply, ThreadRequest } from './langfuse-export.thread';
+
+const port = parentPort;
+if (!port) throw new Error('langfuse-export.worker must run as a worker thread (started by LangfuseExportThread).');
+
+const log = (level: 'error' | 'warn', message: string) => port.postMessage({ type: 'log', level, message } satisfies ThreadReply);
+reportExportFailures(log);
+const spans = new LangfuseSpanExport(workerData as SpanExportOptions, log);
+const credentials = new Map<string, LangfuseCredentials>();
+
+port.on('message', (message: ThreadRequest) => {
+  switch (message.type) {
+    case 'project': {
+      const c = message.credentials;
+      credentials.set(c.projectId, new LangfuseCredentials(c.projectId, c.publicKey, c.secretKey, c.host));
+      return;
+    }
+    case 'records': {
+      for (const record of message.records) {
+        const c = credentials.get(record.projectId);
+        try {
+          if (!c) throw new Error('no credentials were handed to the export thread');
+          spans.export(c, record);
+        } catch (err) {
+          log('error', `The trace of a completion of project ${record.projectId} could not be exported: ${(err as Error).message}`);
+        }
+      }
+      port.postMessage({ type: 'done', count: message.records.length } satisfies ThreadReply);
+      return;
+    }
+    case 'reset':
+      credentials.clear();
+      void spans.shutdown();
+      return;
+    case 'flush':
+      void spans.flush().finally(() => port.postMessage({ type: 'flushed', id: message.id } satisfies ThreadReply));
+      return;
+    case 'shutdown':
+      void spans.shutdown().finally(() => port.postMessage({ type: 'flushed', id: message.id } satisfies ThreadReply));
+      return;
+  }
+});
