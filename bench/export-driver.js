@@ -3,11 +3,13 @@
  * LangfuseCompletionTracer alone, in a loop — start, end, and the SDK's batched
  * OTLP export to the fake Langfuse — timed with process.cpuUsage. Plain
  * JavaScript on a built dist (BENCH_DIST), so any build can be measured.
- * Prints one JSON line: CPU µs per completion for each round.
+ * BENCH_EXPORT_WORKER sets LANGFUSE_EXPORT_WORKER. Prints one JSON line: CPU µs
+ * per completion for each round, of the process and of its main thread.
  */
 'use strict';
 require('reflect-metadata');
 const { join } = require('node:path');
+const { readFileSync } = require('node:fs');
 const { setImmediate: tick } = require('node:timers/promises');
 
 const dist = process.env.BENCH_DIST;
@@ -21,7 +23,10 @@ const rollout = process.env.BENCH_ROLLOUT;
 
 const creds = new LangfuseCredentials(project.projectId, project.publicKey, project.secretKey, process.env.BENCH_LANGFUSE_URL);
 const vault = { findCredentials: () => creds, onReload: () => undefined };
-const config = { LANGFUSE_EXPORT: true, LANGFUSE_FLUSH_AT: 256, LANGFUSE_FLUSH_INTERVAL: 1, LANGFUSE_EXPORT_QUEUE_SIZE: 65536, LANGFUSE_EXPORT_CONCURRENCY: 4, LANGFUSE_ENVIRONMENT: undefined };
+const config = {
+  LANGFUSE_EXPORT: true, LANGFUSE_FLUSH_AT: 256, LANGFUSE_FLUSH_INTERVAL: 1, LANGFUSE_EXPORT_QUEUE_SIZE: 65536, LANGFUSE_EXPORT_CONCURRENCY: 4, LANGFUSE_ENVIRONMENT: undefined,
+  LANGFUSE_EXPORT_WORKER: process.env.BENCH_EXPORT_WORKER,
+};
 const tracer = new LangfuseCompletionTracer(vault, config);
 const output = { role: 'assistant', content: 'The train arrives at 13:10.' };
 const usage = { prompt_tokens: 96, completion_tokens: 12, total_tokens: 108 };
@@ -47,17 +52,27 @@ async function run(count) {
   await tracer.flush();
 }
 
+/** CPU µs of the main thread alone (process.cpuUsage counts every thread): /proc, in clock ticks (10 ms). */
+function mainThreadCpuUs() {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 (async () => {
   await run(Math.min(5000, completions));
   const perRound = [];
+  const mainPerRound = [];
   for (let r = 0; r < rounds; r++) {
     const before = process.cpuUsage();
+    const mainBefore = mainThreadCpuUs();
     await run(completions);
     const used = process.cpuUsage(before);
     perRound.push((used.user + used.system) / completions);
+    mainPerRound.push((mainThreadCpuUs() - mainBefore) / completions);
   }
   await tracer.onApplicationShutdown();
-  process.stdout.write(`${JSON.stringify({ cpuUsPerCompletion: perRound, completions: n })}\n`);
+  process.stdout.write(`${JSON.stringify({ cpuUsPerCompletion: perRound, mainThreadUsPerCompletion: mainPerRound, completions: n })}\n`);
 })().catch((err) => {
   process.stderr.write(`${require('node:util').inspect(err)}\n`);
   process.exit(1);

@@ -24,7 +24,7 @@ export class BenchEnv {
   constructor(readonly options: BenchOptions, readonly runId: string) {
     this.logDir = join(options.resultsDir, 'logs', runId);
     mkdirSync(this.logDir, { recursive: true });
-    this.cpu = cpuSets(options.pin);
+    this.cpu = cpuSets(options.pin, options.underTestCpus === 'all');
   }
 
   /** Where gateways started with --cpu-prof write their profiles. */

@@ -28,6 +28,12 @@ export interface BenchOptions {
   variants: string;
   /** Pin the proxy/gateway under test to CPU 1 and everything else to CPU 0 (needs taskset and 2+ CPUs). */
   pin: boolean;
+  /**
+   * With pin: 'one' gives the process under test the last CPU alone; 'all' lets
+   * it use every CPU (its worker threads too), sharing the others with the load
+   * generator and the fakes, which stay where they are.
+   */
+  underTestCpus: string;
 
   /** Streams per side (direct, gateway) of the streaming scenario. */
   streams: number;
@@ -80,6 +86,7 @@ const SPEC: Record<keyof BenchOptions, { env: string; arg: string }> = {
   variants: { env: 'BENCH_VARIANTS', arg: 'variants' },
   rate: { env: 'BENCH_RATE', arg: 'rate' },
   pin: { env: 'BENCH_PIN', arg: 'pin' },
+  underTestCpus: { env: 'BENCH_UNDER_TEST_CPUS', arg: 'under-test-cpus' },
   streams: { env: 'BENCH_STREAMS', arg: 'streams' },
   streamConcurrency: { env: 'BENCH_STREAM_CONCURRENCY', arg: 'stream-concurrency' },
   streamChunks: { env: 'BENCH_STREAM_CHUNKS', arg: 'chunks' },
@@ -111,6 +118,7 @@ export function defaultOptions(): BenchOptions {
     variants: '',
     rate: 0,
     pin: true,
+    underTestCpus: 'one',
     streams: 400,
     streamConcurrency: 40,
     streamChunks: 20,
@@ -172,6 +180,7 @@ export function parseOptions(args: string[], env: NodeJS.ProcessEnv = process.en
     }
   }
   if (options.connections < 1) throw new Error('connections must be ≥ 1');
+  if (options.underTestCpus !== 'one' && options.underTestCpus !== 'all') throw new Error(`under-test-cpus takes one or all; got "${options.underTestCpus}"`);
   if (options.repeat < 1 || !Number.isInteger(options.repeat)) throw new Error('repeat must be a whole number ≥ 1');
   return options;
 }

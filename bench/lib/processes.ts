@@ -62,11 +62,14 @@ function installHooks(): void {
   process.once('exit', killAllChildren);
 }
 
-/** CPU sets for pinning: the process under test gets the last CPU, everything else the others. */
-export function cpuSets(pin: boolean): { underTest?: string; rest?: string } {
+/**
+ * CPU sets for pinning: everything else (load generator, fakes) gets all CPUs but the last;
+ * the process under test gets the last one alone, or with `underTestAll` every CPU.
+ */
+export function cpuSets(pin: boolean, underTestAll = false): { underTest?: string; rest?: string } {
   const n = cpus().length;
   if (!pin || n < 2 || !onPath('taskset')) return {};
-  return { underTest: String(n - 1), rest: n === 2 ? '0' : `0-${n - 2}` };
+  return { underTest: underTestAll ? `0-${n - 1}` : String(n - 1), rest: n === 2 ? '0' : `0-${n - 2}` };
 }
 
 /** Pins the current process (the load generator and in-process fakes) to `cpuList`. */
