@@ -25,7 +25,7 @@ const creds = new LangfuseCredentials(project.projectId, project.publicKey, proj
 const vault = { findCredentials: () => creds, onReload: () => undefined };
 const config = {
   LANGFUSE_EXPORT: true, LANGFUSE_FLUSH_AT: 256, LANGFUSE_FLUSH_INTERVAL: 1, LANGFUSE_EXPORT_QUEUE_SIZE: 65536, LANGFUSE_EXPORT_CONCURRENCY: 4, LANGFUSE_ENVIRONMENT: undefined,
-  LANGFUSE_EXPORT_WORKER: process.env.BENCH_EXPORT_WORKER,
+  LANGFUSE_EXPORT_WORKER: process.env.BENCH_EXPORT_WORKER === 'true',
 };
 const tracer = new LangfuseCompletionTracer(vault, config);
 const output = { role: 'assistant', content: 'The train arrives at 13:10.' };

@@ -87,9 +87,10 @@ export class TracingConfig {
   @Max(16)
   LANGFUSE_EXPORT_CONCURRENCY: number = 4;
 
-  /** Export from a worker thread: `auto` (when the process may use two or more CPUs), `true`, `false`. */
-  @IsIn(['auto', 'true', 'false'])
-  LANGFUSE_EXPORT_WORKER: 'auto' | 'true' | 'false' = 'auto';
+  /** Build and send the spans in a worker thread (false: on the main thread, between requests). */
+  @Transform(toBool)
+  @IsBoolean()
+  LANGFUSE_EXPORT_WORKER: boolean = true;
 }
 
 export const tracingConfig = registerAs('tracing', () => validateConfig(TracingConfig, {
@@ -99,5 +100,5 @@ export const tracingConfig = registerAs('tracing', () => validateConfig(TracingC
   LANGFUSE_FLUSH_INTERVAL: process.env.LANGFUSE_FLUSH_INTERVAL,
   LANGFUSE_EXPORT_QUEUE_SIZE: process.env.LANGFUSE_EXPORT_QUEUE_SIZE,
   LANGFUSE_EXPORT_CONCURRENCY: process.env.LANGFUSE_EXPORT_CONCURRENCY,
-  LANGFUSE_EXPORT_WORKER: process.env.LANGFUSE_EXPORT_WORKER?.toLowerCase(),
+  LANGFUSE_EXPORT_WORKER: process.env.LANGFUSE_EXPORT_WORKER,
 }));
