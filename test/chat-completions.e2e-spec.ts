@@ -314,16 +314,31 @@ describe('tracked completions through LITELLM_URL', () => {
     expect(upstream.requests[0].headers['content-length']).toBeUndefined();
   });
 
+  // Spacing and `1.0` that JSON.stringify would not reproduce: the byte count shows a re-serialisation.
+  const asSent = '{ "model": "m",  "input": "zipped",\n  "dimensions": 1.0 }';
+
+  it('catch-all: a JSON body goes upstream as the bytes the client sent', async () => {
+    const res = await fetch(`${gw.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-client-key-123' },
+      body: asSent,
+    });
+    expect(res.status).toBe(200);
+    expect(upstream.requests[0].headers['content-length']).toBe(String(Buffer.byteLength(asSent)));
+    expect(upstream.requests[0].body).toEqual({ model: 'm', input: 'zipped', dimensions: 1 });
+  });
+
   it('catch-all: a gzip JSON body goes upstream as the JSON it carried, not labelled gzip any more', async () => {
     const res = await fetch(`${gw.url}/v1/embeddings`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: 'Bearer sk-client-key-123' },
-      body: gzipSync(JSON.stringify({ model: 'm', input: 'zipped' })),
+      body: gzipSync(asSent),
     });
     expect(res.status).toBe(200);
     expect(upstream.requests[0].path).toBe('/v1/embeddings');
     expect(upstream.requests[0].headers['content-encoding']).toBeUndefined();
-    expect(upstream.requests[0].body).toEqual({ model: 'm', input: 'zipped' });
+    expect(upstream.requests[0].headers['content-length']).toBe(String(Buffer.byteLength(asSent)));
+    expect(upstream.requests[0].body).toEqual({ model: 'm', input: 'zipped', dimensions: 1 });
   });
 
   it('health and readiness', async () => {

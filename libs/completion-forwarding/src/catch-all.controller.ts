@@ -1,4 +1,4 @@
-import { All, Controller, Req, Res } from '@nestjs/common';
+import { All, Controller, RawBodyRequest, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,16 +23,16 @@ export class CatchAllController {
   ) {}
 
   @All('*path')
-  async proxy(@Req() req: Request, @Res() res: Response): Promise<void> {
+  async proxy(@Req() req: RawBodyRequest<Request>, @Res() res: Response): Promise<void> {
     const hasParsedBody = (req as unknown as { _body?: boolean })._body === true;
     const headers = upstreamHeaders(req.headers, this.policy.gatewayKeyDigests());
-    // A JSON body the gateway's parser consumed (and inflated) goes out re-serialised, uncompressed.
+    // A JSON body the gateway's parser consumed goes out as the bytes it was parsed from, inflated.
     if (hasParsedBody) delete headers['content-encoding'];
     const response = await this.upstream.send({
       method: req.method,
       url: joinUrl(this.resolver.defaultBase(), req.originalUrl),
       headers,
-      body: hasParsedBody ? Buffer.from(JSON.stringify(req.body)) : ['GET', 'HEAD'].includes(req.method) ? undefined : (req as Readable),
+      body: hasParsedBody ? (req.rawBody ?? Buffer.from(JSON.stringify(req.body))) : ['GET', 'HEAD'].includes(req.method) ? undefined : (req as Readable),
       guardPrivate: false,
       signal: abortOnClientGone(res),
     });

@@ -1,4 +1,5 @@
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { RawBodyRequest } from '@nestjs/common';
 import { GatewayError, GatewayErrorCode } from '@app/common';
 import { parseByteSize } from './app.config';
 
@@ -15,11 +16,17 @@ const CHARSET = /;\s*charset\s*=\s*"?([\w-]+)/i;
  * charset parsing, iconv, on-finished, debug) cost more CPU than the parse.
  * Compressed bodies go to express.json, which inflates them. JSON is UTF-8
  * (RFC 8259): another declared charset is refused. Other content types are
- * left unread (the catch-all proxy streams them upstream).
+ * left unread (the catch-all proxy streams them upstream). A parsed body keeps
+ * the bytes it came in (inflated) as `req.rawBody`, Nest's RawBodyRequest
+ * convention, so the catch-all proxy passes on what the client sent.
  */
 export function jsonBodyParser(limitSetting: string): RequestHandler {
   const limit = parseByteSize(limitSetting);
-  const general = express.json({ limit, type: ['application/json', 'application/*+json'] });
+  const general = express.json({
+    limit,
+    type: ['application/json', 'application/*+json'],
+    verify: (req, _res, buf) => void ((req as RawBodyRequest<Request>).rawBody = buf),
+  });
   const tooLarge = () =>
     new GatewayError(GatewayErrorCode.BodyTooLarge, `The request body is larger than MAX_BODY_SIZE (${limitSetting}). Send less, or raise MAX_BODY_SIZE.`);
   const invalid = (message: string) =>
@@ -69,7 +76,9 @@ export function jsonBodyParser(limitSetting: string): RequestHandler {
         req.resume();
         return next(err);
       }
-      const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+      const raw = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      (req as RawBodyRequest<Request>).rawBody = raw;
+      const text = raw.toString('utf8');
       try {
         // An empty body counts as {} (as body-parser does); the handler then says what is missing.
         req.body = text.length === 0 ? {} : JSON.parse(text);
