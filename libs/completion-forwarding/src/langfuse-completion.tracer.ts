@@ -24,11 +24,10 @@ interface ExportSink {
  * record goes to the export, which runs in a worker thread
  * (LANGFUSE_EXPORT_WORKER, default true) or here, on the main thread.
  *
- * The worker pays off even on one CPU: the main thread's share of export
- * drops from about 68 to 7 µs per completion (the records of one event-loop
- * turn cross as one structured clone), the spans' garbage lives in the
- * worker's own heap, and a long serialisation no longer holds up requests
- * between two of their steps; the OS shares the CPU at a finer grain.
+ * The worker pays off even on one CPU (README, Benchmarks): the main
+ * thread's share of export drops from about 68 to 7 µs per completion (the
+ * records of one event-loop turn cross as one structured clone), and the
+ * spans' garbage lives in the worker's own heap.
  */
 @Injectable()
 export class LangfuseCompletionTracer extends CompletionTracer implements OnApplicationShutdown {

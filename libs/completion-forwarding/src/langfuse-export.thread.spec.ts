@@ -87,3 +87,11 @@ it('beyond maxPending records are dropped and counted in the log, never silently
   expect(logs).toEqual(['error 3 trace(s) dropped: the Langfuse export thread had 2 waiting (LANGFUSE_EXPORT_QUEUE_SIZE).']);
   expect(logs.join('\n')).not.toContain('sk-lf-SECRET');
 });
+
+it('a record handed over after close is logged as not sent', async () => {
+  const { t, logs } = thread();
+  await t.close();
+  const late = record();
+  t.export(credentials, late);
+  expect(logs).toEqual([`error The trace ${late.traceId} of project p1 ended after the export shut down; it is not sent.`]);
+});

@@ -1,9 +1,10 @@
 /**
  * The main thread's side of the export worker (langfuse-export.worker.ts).
  *
- * Finished completions are collected for one event-loop turn and posted as
- * one message (structured clone: a few microseconds, where building and
- * serialising the spans costs tens). A project's keys cross once, before its
+ * Finished completions are collected for HANDOVER_MS and posted as one
+ * message (structured clone: a few microseconds, where building and
+ * serialising the spans costs tens); the worker acknowledges them through a
+ * shared counter, so no message comes back per batch. A project's keys cross once, before its
  * first record, and again after a reload; they are never logged.
  *
  * Nothing is lost silently: records waiting for the worker are bounded by
@@ -26,7 +27,6 @@ export type ThreadRequest =
 /** Worker → main. */
 export type ThreadReply =
   | { type: 'log'; level: 'error' | 'warn'; message: string }
-  | { type: 'done'; count: number }
   | { type: 'flushed'; id: number };
 
 export interface ExportThreadOptions extends SpanExportOptions {
@@ -34,12 +34,25 @@ export interface ExportThreadOptions extends SpanExportOptions {
   maxPending: number;
 }
 
+/** What the worker starts with. */
+export interface WorkerOptions extends SpanExportOptions {
+  /** [0]: records the worker has turned into spans (wraps like an int32), shared memory. */
+  handled: Int32Array;
+}
+
+/**
+ * Records wait this long on the main thread before crossing, so that at low
+ * load a completion costs no thread wake-up of its own (flush() sends at once).
+ */
+const HANDOVER_MS = 20;
+
 export class LangfuseExportThread {
   private worker?: Worker;
   private batch: CompletionRecord[] = [];
-  private scheduled = false;
-  /** Posted to the worker and not yet acknowledged, plus those in `batch`. */
-  private pending = 0;
+  private timer?: NodeJS.Timeout;
+  /** Records posted to the current worker (wraps like an int32); it counts those it handled in `handled`. */
+  private posted = 0;
+  private handled = new Int32Array(new SharedArrayBuffer(4));
   private dropped = 0;
   private sent = new Map<string, ExportCredentials>();
   private nextId = 1;
@@ -54,7 +67,11 @@ export class LangfuseExportThread {
   }
 
   export(credentials: ExportCredentials, record: CompletionRecord): void {
-    if (this.pending >= this.options.maxPending) {
+    if (this.closing) {
+      this.log('error', `The trace ${record.traceId} of project ${record.projectId} ended after the export shut down; it is not sent.`);
+      return;
+    }
+    if (this.pending() >= this.options.maxPending) {
       if (this.dropped++ === 0) setTimeout(() => this.reportDrops(), 1000).unref();
       return;
     }
@@ -66,11 +83,12 @@ export class LangfuseExportThread {
       this.sent.set(projectId, credentials);
     }
     this.batch.push(record);
-    this.pending++;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.sendBatch());
-    }
+    this.timer ??= setTimeout(() => this.sendBatch(), HANDOVER_MS);
+  }
+
+  /** Records handed over and not yet turned into spans (acknowledged through shared memory, not messages). */
+  private pending(): number {
+    return ((this.posted - Atomics.load(this.handled, 0)) | 0) + this.batch.length;
   }
 
   /** The keys were reloaded: the worker closes every project's export; keys cross again when next used. */
@@ -85,9 +103,11 @@ export class LangfuseExportThread {
     return this.ask('flush');
   }
 
+  /** Sends what was handed over, then stops the worker; later records are logged as not sent. */
   async close(): Promise<void> {
-    await this.ask('shutdown');
+    const done = this.ask('shutdown');
     this.closing = true;
+    await done;
     await this.worker?.terminate();
     this.worker = undefined;
   }
@@ -108,19 +128,20 @@ export class LangfuseExportThread {
   }
 
   private sendBatch(): void {
-    this.scheduled = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.batch.length === 0 || !this.worker) return;
     const records = this.batch;
     this.batch = [];
     try {
       this.worker.postMessage({ type: 'records', records } satisfies ThreadRequest);
+      this.posted = (this.posted + records.length) | 0;
     } catch {
       // A record that cannot be cloned (a custom preprocessor's body with a function, say): send the others.
-      this.pending -= records.length;
       for (const record of records) {
         try {
           this.worker.postMessage({ type: 'records', records: [record] } satisfies ThreadRequest);
-          this.pending++;
+          this.posted = (this.posted + 1) | 0;
         } catch (cloneErr) {
           this.log('error', `The trace ${record.traceId} of project ${record.projectId} could not be handed to the export thread: ${(cloneErr as Error).message}`);
         }
@@ -129,7 +150,9 @@ export class LangfuseExportThread {
   }
 
   private spawn(): Worker {
-    const worker = startWorker(this.options);
+    this.posted = 0;
+    this.handled = new Int32Array(new SharedArrayBuffer(4));
+    const worker = startWorker({ ...workerOptions(this.options), handled: this.handled });
     // Only a pending flush keeps the process alive for the worker (see ask).
     worker.unref();
     worker.on('message', (reply: ThreadReply) => this.onReply(reply));
@@ -137,8 +160,10 @@ export class LangfuseExportThread {
     worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = undefined;
       // The next worker has no keys yet; records not yet posted go with the lost ones.
-      const lost = this.pending;
-      this.pending = 0;
+      const lost = this.pending();
+      this.posted = Atomics.load(this.handled, 0);
+      clearTimeout(this.timer);
+      this.timer = undefined;
       this.batch = [];
       this.sent.clear();
       const waiting = [...this.waiting.values()];
@@ -153,9 +178,6 @@ export class LangfuseExportThread {
 
   private onReply(reply: ThreadReply): void {
     switch (reply.type) {
-      case 'done':
-        this.pending -= reply.count;
-        return;
       case 'flushed': {
         const resolve = this.waiting.get(reply.id);
         this.waiting.delete(reply.id);
@@ -175,7 +197,11 @@ export class LangfuseExportThread {
 }
 
 /** The built worker next to this file; from TypeScript sources (tests), through ts-node. */
-function startWorker(options: SpanExportOptions): Worker {
+function workerOptions({ flushAt, flushInterval, environment, concurrency }: SpanExportOptions): SpanExportOptions {
+  return { flushAt, flushInterval, environment, concurrency };
+}
+
+function startWorker(options: WorkerOptions): Worker {
   const built = join(__dirname, 'langfuse-export.worker.js');
   if (existsSync(built)) return new Worker(built, { workerData: options });
   const source = join(__dirname, 'langfuse-export.worker.ts');

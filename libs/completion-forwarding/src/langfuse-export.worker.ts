@@ -6,15 +6,16 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { LangfuseCredentials } from '../../credential-vault/src/langfuse-credentials';
-import { LangfuseSpanExport, reportExportFailures, SpanExportOptions } from './langfuse-span-export';
-import type { ThreadReply, ThreadRequest } from './langfuse-export.thread';
+import { LangfuseSpanExport, reportExportFailures } from './langfuse-span-export';
+import type { ThreadReply, ThreadRequest, WorkerOptions } from './langfuse-export.thread';
 
 const port = parentPort;
 if (!port) throw new Error('langfuse-export.worker must run as a worker thread (started by LangfuseExportThread).');
 
 const log = (level: 'error' | 'warn', message: string) => port.postMessage({ type: 'log', level, message } satisfies ThreadReply);
 reportExportFailures(log);
-const spans = new LangfuseSpanExport(workerData as SpanExportOptions, log);
+const { handled, ...options } = workerData as WorkerOptions;
+const spans = new LangfuseSpanExport(options, log);
 const credentials = new Map<string, LangfuseCredentials>();
 
 port.on('message', (message: ThreadRequest) => {
@@ -34,7 +35,7 @@ port.on('message', (message: ThreadRequest) => {
           log('error', `The trace of a completion of project ${record.projectId} could not be exported: ${(err as Error).message}`);
         }
       }
-      port.postMessage({ type: 'done', count: message.records.length } satisfies ThreadReply);
+      Atomics.add(handled, 0, message.records.length);
       return;
     }
     case 'reset':
