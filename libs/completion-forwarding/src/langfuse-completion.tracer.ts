@@ -24,10 +24,11 @@ interface ExportSink {
  * record goes to the export, which runs in a worker thread
  * (LANGFUSE_EXPORT_WORKER, default true) or here, on the main thread.
  *
- * The worker pays off even on one CPU (README, Benchmarks): the main
- * thread's share of export drops from about 68 to 7 µs per completion (the
- * records of one event-loop turn cross as one structured clone), and the
- * spans' garbage lives in the worker's own heap.
+ * The worker takes the export off the request path: the main thread's share
+ * drops from about 65 to 7 µs per completion (records cross in one
+ * structured clone per 20 ms), and the spans' garbage lives in the worker's
+ * own heap. On one CPU that is still about +5 % throughput; the price is the
+ * worker's heap (README, Benchmarks).
  */
 @Injectable()
 export class LangfuseCompletionTracer extends CompletionTracer implements OnApplicationShutdown {
