@@ -158,7 +158,8 @@ export class LangfuseExportThread {
     worker.on('message', (reply: ThreadReply) => this.onReply(reply));
     worker.on('error', (err) => this.log('error', `The Langfuse export thread failed: ${err.stack ?? err.message}`));
     worker.on('exit', (code) => {
-      if (this.worker === worker) this.worker = undefined;
+      if (this.worker !== worker) return;
+      this.worker = undefined;
       // The next worker has no keys yet; records not yet posted go with the lost ones.
       const lost = this.pending();
       this.posted = Atomics.load(this.handled, 0);
@@ -196,11 +197,12 @@ export class LangfuseExportThread {
   }
 }
 
-/** The built worker next to this file; from TypeScript sources (tests), through ts-node. */
+/** What the worker needs of the options (not the main thread's queue bound). */
 function workerOptions({ flushAt, flushInterval, environment, concurrency }: SpanExportOptions): SpanExportOptions {
   return { flushAt, flushInterval, environment, concurrency };
 }
 
+/** The built worker next to this file; from TypeScript sources (tests), through ts-node. */
 function startWorker(options: WorkerOptions): Worker {
   const built = join(__dirname, 'langfuse-export.worker.js');
   if (existsSync(built)) return new Worker(built, { workerData: options });

@@ -1,8 +1,9 @@
 /**
  * The export worker thread: runs LangfuseSpanExport off the main thread, so
  * span building, OTLP serialisation and the export requests do not hold up
- * requests. Started and spoken to by LangfuseExportThread; every message is
- * answered in order on the same port.
+ * requests. Started and spoken to by LangfuseExportThread: messages are
+ * handled in order; records handled are counted in shared memory, flush and
+ * shutdown are answered, and log lines go back to the main thread's logger.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { LangfuseCredentials } from '../../credential-vault/src/langfuse-credentials';
