@@ -4,8 +4,10 @@
  */
 import OpenAI from 'openai';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { LangfuseCompletionTracer } from '@app/completion-forwarding';
+import { CredentialVault } from '@app/credential-vault';
 import { FakeLangfuse, startFakeLangfuse } from './fakes/fake-langfuse.server';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
 import { metadataPath, StartedGateway, startGateway, writeSecrets } from './support/gateway';
@@ -16,6 +18,14 @@ describe.each(['true', 'false'] as const)('LANGFUSE_EXPORT_WORKER=%s', (worker) 
   let upstream: FakeOpenAI;
   let langfuse: FakeLangfuse;
   let gw: StartedGateway;
+  let secretsPath: string;
+  const secretsYaml = `
+langfuse_keys:
+  proj-a: { public_key: pk-lf-a, secret_key: sk-lf-SECRET-a }
+  proj-b: { public_key: pk-lf-b, secret_key: sk-lf-SECRET-b }
+  proj-c: { public_key: pk-lf-c, secret_key: sk-lf-WRONG-c }
+default_project_id: proj-a
+`;
 
   beforeAll(async () => {
     upstream = await startFakeOpenAI();
@@ -33,13 +43,7 @@ describe.each(['true', 'false'] as const)('LANGFUSE_EXPORT_WORKER=%s', (worker) 
       LANGFUSE_HOST: langfuse.url,
       LANGFUSE_FLUSH_INTERVAL: '0.1',
       LANGFUSE_EXPORT_WORKER: worker,
-      SECRETS_PATH: writeSecrets(`
-  langfuse_keys:
-    proj-a: { public_key: pk-lf-a, secret_key: sk-lf-SECRET-a }
-    proj-b: { public_key: pk-lf-b, secret_key: sk-lf-SECRET-b }
-    proj-c: { public_key: pk-lf-c, secret_key: sk-lf-WRONG-c }
-  default_project_id: proj-a
-  `),
+      SECRETS_PATH: (secretsPath = writeSecrets(secretsYaml)),
     });
   });
   afterAll(async () => {
@@ -181,5 +185,16 @@ describe.each(['true', 'false'] as const)('LANGFUSE_EXPORT_WORKER=%s', (worker) 
     const inFlight = Math.max(...exports.map((e) => exports.filter((o) => o.receivedAt <= e.receivedAt && o.at > e.receivedAt).length));
     expect(inFlight).toBeGreaterThan(1);
     expect(inFlight).toBeLessThanOrEqual(4);
+  });
+
+  it('keys corrected in the secrets file take effect for the next traces after a reload (SIGHUP)', async () => {
+    // proj-c's exports were refused above; the operator fixes its key and reloads.
+    writeFileSync(secretsPath, secretsYaml.replace('sk-lf-WRONG-c', 'sk-lf-SECRET-c'));
+    gw.app.get(CredentialVault).reload();
+    const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout: `r-${randomUUID()}`, project: 'proj-c' })}`, apiKey: 'sk-client', maxRetries: 0 });
+    const { response } = await c.chat.completions.create({ model: 'accounts/m', messages: [{ role: 'user', content: 'rotated' }] }).withResponse();
+    await flush();
+    expect(langfuse.traces('proj-c').map((t) => t.id)).toEqual([response.headers.get('x-langfuse-trace-id')]);
+    expect(gw.logs.join('\n')).not.toContain('sk-lf-SECRET-c');
   });
 });
