@@ -44,7 +44,10 @@ port.on('message', (message: ThreadRequest) => {
       void spans.shutdown();
       return;
     case 'flush':
-      void spans.flush().finally(() => port.postMessage({ type: 'flushed', id: message.id } satisfies ThreadReply));
+      spans
+        .flush()
+        .catch((err: Error) => log('error', `Flushing Langfuse traces failed: ${err.message}`))
+        .finally(() => port.postMessage({ type: 'flushed', id: message.id } satisfies ThreadReply));
       return;
     case 'shutdown':
       void spans.shutdown().finally(() => port.postMessage({ type: 'flushed', id: message.id } satisfies ThreadReply));
