@@ -111,16 +111,7 @@ export class LangfuseSpanExport {
   async shutdown(): Promise<void> {
     const projects = this.projects;
     this.projects = new Map();
-    await Promise.all(
-      [...projects].map(async ([id, p]) => {
-        try {
-          await p.provider.forceFlush();
-          await p.provider.shutdown();
-        } catch (err) {
-          this.log('error', `Flushing Langfuse traces of project ${id} failed: ${(err as Error).message}`);
-        }
-      }),
-    );
+    await Promise.all([...projects.values()].map((p) => this.retire(p)));
   }
 
   private exportFor(credentials: ExportCredentials): ProjectExport {
@@ -154,6 +145,7 @@ export class LangfuseSpanExport {
     return { credentials, provider, tracer: provider.getTracer(LANGFUSE_TRACER_NAME, LANGFUSE_SDK_VERSION) };
   }
 
+  /** Flushes and closes one project's export; a failure is logged. */
   private async retire(entry: ProjectExport): Promise<void> {
     try {
       await entry.provider.forceFlush();
