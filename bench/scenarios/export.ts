@@ -51,7 +51,7 @@ export async function runExport(env: BenchEnv): Promise<ExportResult> {
     rows.push({
       build,
       cpuUsPerCompletion: out.cpuUsPerCompletion,
-      mainThreadUsPerCompletion: out.mainThreadUsPerCompletion ?? out.cpuUsPerCompletion,
+      mainThreadUsPerCompletion: out.mainThreadUsPerCompletion,
       tracesExpected: out.completions,
       tracesReceived: await langfuse.countTraces(rollout),
     });
@@ -61,7 +61,7 @@ export async function runExport(env: BenchEnv): Promise<ExportResult> {
 
 interface DriverOutput {
   cpuUsPerCompletion: number[];
-  mainThreadUsPerCompletion?: number[];
+  mainThreadUsPerCompletion: number[];
   completions: number;
 }
 

@@ -37,7 +37,7 @@ export interface TargetResult {
 }
 
 export interface OverheadResult {
-  settings: { connections: number; durationS: number; warmupS: number; upstreamLatencyMs: number; pinned: boolean };
+  settings: { connections: number; durationS: number; warmupS: number; upstreamLatencyMs: number; /** CPUs of the process under test (taskset list), when pinned. */ cpus?: string };
   targets: TargetResult[];
   ratios: { throughputCoverA: number; throughputCoverB: number; addedP50OverA: number; addedP50OverB: number; addedP99OverA: number };
   targetsMet: { addedP50Le2ms: boolean; throughputGe08xProxy: boolean };
@@ -148,7 +148,7 @@ export async function runOverhead(env: BenchEnv, run: OverheadRunOptions = {}): 
       addedP99OverA: a ? c.load.latency.p99 - a.load.latency.p99 : NaN,
     };
     results.push({
-      settings: { connections, durationS: o.durationS, warmupS: o.warmupS, upstreamLatencyMs: o.upstreamLatencyMs, pinned: Boolean(env.cpu.underTest) },
+      settings: { connections, durationS: o.durationS, warmupS: o.warmupS, upstreamLatencyMs: o.upstreamLatencyMs, cpus: env.cpu.underTest },
       targets,
       ratios,
       targetsMet: { addedP50Le2ms: ratios.addedP50OverA <= 2, throughputGe08xProxy: ratios.throughputCoverB >= 0.8 },
@@ -214,7 +214,7 @@ export function printOverhead(r: OverheadResult): void {
   ]);
   log(
     table(
-      `Completion overhead — ${r.settings.connections} connections, upstream ${r.settings.upstreamLatencyMs} ms, ${r.settings.durationS} s each${r.settings.pinned ? ', process under test pinned to its own CPU' : ''}`,
+      `Completion overhead — ${r.settings.connections} connections, upstream ${r.settings.upstreamLatencyMs} ms, ${r.settings.durationS} s each${r.settings.cpus ? `, process under test on CPU ${r.settings.cpus}` : ''}`,
       ['target', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-200+err', 'CPU ms/1k req', 'RSS MiB'],
       rows,
     ),
