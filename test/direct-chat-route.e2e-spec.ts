@@ -1,9 +1,10 @@
 /**
  * The direct chat route (libs/gateway/src/direct-chat-route.ts): the same
  * requests get the same answers, metrics and access log lines with it as
- * through Express and Nest (CHAT_DIRECT_ROUTE=false), and it stands aside
- * when anything else — a global interceptor, app.use middleware, a
- * request-scoped dependency — applies to chat routes.
+ * through Express and Nest (CHAT_DIRECT_ROUTE=false), and its contract: the
+ * library default keeps chat on the framework, where everything an app adds
+ * runs; an app that opts in (directChatRoute: true, as the shipped app)
+ * gets the gateway's own steps, its AuthProvider included, and nothing else.
  */
 import { CallHandler, ExecutionContext, Injectable, Module, NestInterceptor, Scope } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
@@ -11,8 +12,9 @@ import OpenAI from 'openai';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { AccountInfo, AuthProvider, AuthRequest } from '@app/auth';
 import { ChatRequest, ChatRequestPreprocessor } from '@app/completion-forwarding';
-import { GatewayModule } from '@app/gateway';
+import { GatewayExtensions } from '@app/gateway';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
 import { metadataPath, StartedGateway, startGateway, writeSecrets } from './support/gateway';
 import { testRedisUrl } from './support/redis';
@@ -47,8 +49,8 @@ const env = (extra: Record<string, string> = {}) => ({
   MAX_BODY_SIZE: '2kb',
   ...extra,
 });
-const DIRECT = /\[DirectChatRoute\] Chat completions take the direct route/;
-const decision = (gw: StartedGateway) => gw.logs.find((l) => l.includes('[DirectChatRoute]')) ?? '(no decision logged)';
+const DIRECT = /\[Gateway\] Chat completions take the direct route/;
+const decision = (gw: StartedGateway) => gw.logs.find((l) => l.includes('Chat completions')) ?? '(no decision logged)';
 
 interface Case {
   name: string;
@@ -98,8 +100,8 @@ async function answer(gw: StartedGateway, c: Case) {
  * Every case against one gateway, then its metrics and access log lines. One
  * gateway at a time: Nest's static Logger writes to the newest app's logger.
  */
-async function runCases(extraEnv: Record<string, string>) {
-  const gw = await startGateway(env(extraEnv));
+async function runCases(extraEnv: Record<string, string>, extensions?: GatewayExtensions) {
+  const gw = await startGateway(env(extraEnv), extensions);
   try {
     const answers = [];
     for (const c of CASES) answers.push({ case: c.name, ...(await answer(gw, c)) });
@@ -115,7 +117,10 @@ describe('the direct route answers as Express and Nest do', () => {
   it('same status, headers and body for every case; the same metrics and access log lines', async () => {
     const framework = await runCases({ CHAT_DIRECT_ROUTE: 'false' });
     const direct = await runCases({});
-    expect(framework.decision).toMatch(/go through Express and Nest: CHAT_DIRECT_ROUTE=false/);
+    const library = await runCases({}, { directChatRoute: false });
+    expect(framework.decision).toMatch(/go through Express and Nest \(CHAT_DIRECT_ROUTE=false\)/);
+    expect(library.decision).toMatch(/go through Express and Nest \(the app did not opt in/);
+    expect(library.answers).toEqual(framework.answers);
     expect(direct.decision).toMatch(DIRECT);
     for (let i = 0; i < CASES.length; i++) expect(direct.answers[i]).toEqual(framework.answers[i]);
     // The request context runs before the body parser: a 413 carries a request id too.
@@ -152,9 +157,6 @@ class StampInterceptor implements NestInterceptor {
 @Module({ providers: [{ provide: APP_INTERCEPTOR, useClass: StampInterceptor }] })
 class StampModule {}
 
-@Module({ imports: [GatewayModule.forRoot({ imports: [StampModule] })] })
-class InterceptedApp {}
-
 @Injectable({ scope: Scope.REQUEST })
 class PerRequestPreprocessor extends ChatRequestPreprocessor {
   async process(request: ChatRequest): Promise<ChatRequest> {
@@ -162,28 +164,37 @@ class PerRequestPreprocessor extends ChatRequestPreprocessor {
   }
 }
 
-@Module({ imports: [GatewayModule.forRoot({ chatPreprocessor: PerRequestPreprocessor })] })
-class PerRequestApp {}
+/** Accepts only `Authorization: Bearer team-key` and says so: proves the AuthProvider runs on the direct route. */
+@Injectable()
+class TeamKeyAuth extends AuthProvider {
+  readonly credentialHeaders = ['authorization'];
+  seen = 0;
 
-describe('the direct route stands aside when something else applies to chat routes', () => {
-  const complete = async (gw: StartedGateway) => {
-    const res = await fetch(`${gw.url}${tracked()}/chat/completions`, { method: 'POST', headers: auth, body: chatBody() });
+  async authenticate(request: AuthRequest): Promise<AccountInfo | null> {
+    this.seen++;
+    return request.headers.authorization === 'Bearer team-key' ? { accountId: 'team' } : null;
+  }
+}
+
+describe('the contract: the library keeps chat on the framework; an app that opts in gets the gateway’s steps only', () => {
+  const complete = async (gw: StartedGateway, headers: Record<string, string> = auth) => {
+    const res = await fetch(`${gw.url}${tracked()}/chat/completions`, { method: 'POST', headers, body: chatBody() });
     expect(res.status).toBe(200);
     return res;
   };
 
-  it('a global interceptor from an imported module runs on chat calls', async () => {
-    const gw = await startGateway(env(), InterceptedApp);
+  it('by default (no directChatRoute) a global interceptor from an imported module runs on chat calls', async () => {
+    const gw = await startGateway(env(), { directChatRoute: false, imports: [StampModule] });
     try {
       expect((await complete(gw)).headers.get('x-stamped')).toBe('interceptor');
-      expect(decision(gw)).toMatch(/go through Express and Nest: a global interceptor/);
+      expect(decision(gw)).toMatch(/go through Express and Nest \(the app did not opt in/);
     } finally {
       await gw.close();
     }
   });
 
-  it('Express middleware the app adds after configureGatewayApp runs on chat calls', async () => {
-    const gw = await startGateway(env(), undefined, (app) =>
+  it('by default Express middleware the app adds after configureGatewayApp runs on chat calls', async () => {
+    const gw = await startGateway(env(), { directChatRoute: false }, (app) =>
       app.use(function stamp(_req: unknown, res: ServerResponse, next: () => void) {
         res.setHeader('x-stamped', 'middleware');
         next();
@@ -191,31 +202,50 @@ describe('the direct route stands aside when something else applies to chat rout
     );
     try {
       expect((await complete(gw)).headers.get('x-stamped')).toBe('middleware');
-      expect(decision(gw)).toMatch(/go through Express and Nest: Express middleware "stamp" applies to chat paths/);
     } finally {
       await gw.close();
     }
   });
 
-  it('a global prefix moves the chat routes: Express serves them there', async () => {
-    const gw = await startGateway(env(), undefined, (app) => app.setGlobalPrefix('api'));
+  it('by default a global prefix moves the chat routes, and Express serves them there', async () => {
+    const gw = await startGateway(env(), { directChatRoute: false }, (app) => app.setGlobalPrefix('api'));
     try {
       const res = await fetch(`${gw.url}/api${tracked()}/chat/completions`, { method: 'POST', headers: auth, body: chatBody() });
       expect(res.status).toBe(200);
-      expect(decision(gw)).toMatch(/go through Express and Nest: the chat routes are not at their standard paths/);
     } finally {
       await gw.close();
     }
   });
 
-  it('a request-scoped chat preprocessor is built per request by Nest', async () => {
-    const gw = await startGateway(env(), PerRequestApp);
+  it('by default a request-scoped chat preprocessor is built per request by Nest', async () => {
+    const gw = await startGateway(env(), { directChatRoute: false, chatPreprocessor: PerRequestPreprocessor });
     try {
       await complete(gw);
       expect(upstream.requests[0].body.metadata.tags).toContain('per-request');
-      expect(decision(gw)).toMatch(/go through Express and Nest: the chat controller depends on a request-scoped or transient provider/);
     } finally {
       await gw.close();
     }
+  });
+
+  it('opted in, chat calls skip what the app added (knowingly), other routes keep it, and the AuthProvider still decides', async () => {
+    const gw = await startGateway({ ...env(), AUTH_PROVIDER: undefined } as never, { directChatRoute: true, imports: [StampModule], authProvider: TeamKeyAuth });
+    try {
+      const provider = gw.app.get(AuthProvider) as TeamKeyAuth;
+      expect(decision(gw)).toMatch(DIRECT);
+      expect((await fetch(`${gw.url}${tracked()}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody() })).status).toBe(401);
+      const res = await complete(gw, { 'content-type': 'application/json', authorization: 'Bearer team-key' });
+      expect(res.headers.get('x-stamped')).toBeNull();
+      expect(provider.seen).toBe(2);
+      // The gateway credential the provider consumed never reaches the LLM provider.
+      expect(upstream.requests.at(-1)!.headers.authorization).toBeUndefined();
+      const other = await fetch(`${gw.url}/v1/status?rollout_id=r-1`, { headers: { authorization: 'Bearer team-key' } });
+      expect(other.headers.get('x-stamped')).toBe('interceptor');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('opting in with a request-scoped chat dependency fails at start-up, saying what to change', async () => {
+    await expect(startGateway(env(), { directChatRoute: true, chatPreprocessor: PerRequestPreprocessor })).rejects.toThrow(/direct chat route.*request-scoped.*directChatRoute: false/s);
   });
 });

@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
-import { LangfuseCompletionTracer } from '@app/completion-forwarding';
+import { LangfuseCompletionTracer } from '@app/langfuse-export';
 import { CredentialVault } from '@app/credential-vault';
 import { FakeLangfuse, startFakeLangfuse } from './fakes/fake-langfuse.server';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
@@ -121,9 +121,10 @@ default_project_id: proj-a
     expect(gw.logs.join('\n')).not.toContain('sk-lf-SECRET');
   });
 
-  it('an export Langfuse refuses is logged with the HTTP status and no key, and the completion still succeeds', async () => {
+  it('an export Langfuse refuses is logged with the HTTP status, the count and the rollout, and no key; the completion still succeeds', async () => {
     // proj-c's secret is wrong for the fake Langfuse: it answers the OTLP request 401 (not retried).
-    const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout: `r-${randomUUID()}`, project: 'proj-c' })}`, apiKey: 'sk-client', maxRetries: 0 });
+    const rollout = `r-${randomUUID()}`;
+    const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout, project: 'proj-c' })}`, apiKey: 'sk-client', maxRetries: 0 });
     const answer = await c.chat.completions.create({ model: 'accounts/m', messages: [{ role: 'user', content: 'hi' }] });
     expect(answer.choices[0].message.content).toBeTruthy();
 
@@ -131,10 +132,12 @@ default_project_id: proj-a
     const deadline = Date.now() + 10_000;
     let line: string | undefined;
     while (!line && Date.now() < deadline) {
-      line = gw.logs.find((l) => l.includes('Langfuse trace export failed'));
+      line = gw.logs.find((l) => l.includes('Langfuse did not take'));
       if (!line) await new Promise((r) => setTimeout(r, 50));
     }
     expect(line).toContain('HTTP 401');
+    expect(line).toContain(`1 trace(s) of project proj-c`);
+    expect(line).toContain(`rollout ${rollout}`);
     expect(langfuse.traces('proj-c')).toHaveLength(0);
     expect(gw.logs.join('\n')).not.toContain('sk-lf-WRONG');
   });

@@ -4,20 +4,15 @@
  * (and /status), GET /logs filtering, the three status shapes SDK versions
  * have sent, 400s, what lands in Redis, and the in-memory adapter.
  */
-import { INestApplication } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
-import { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { v7 } from 'uuid';
-import { AuthModule } from '@app/auth';
-import { CompletenessTrackingModule, RolloutTracker } from '@app/completeness-tracking';
-import { CredentialVaultModule } from '@app/credential-vault';
-import { appConfig, configureGatewayApp } from '@app/gateway';
-import { RedisRolloutLogStore, RolloutLogStore, RolloutStatusModule, StoredLogEntry } from '@app/rollout-status';
+import { RolloutTracker } from '@app/completeness-tracking';
+import { RedisKeys } from '@app/redis';
+import { RolloutLogStore, StoredLogEntry } from '@app/rollout-status';
+import { RedisRolloutLogStore } from '../libs/rollout-status/src/redis-rollout-log.store';
 import { FakeLangfuse, startFakeLangfuse } from './fakes/fake-langfuse.server';
-import { json, writeSecrets } from './support/gateway';
+import { json, StartedGateway, startGateway, writeSecrets } from './support/gateway';
 import { testRedisUrl } from './support/redis';
 
 const KEY_A = 'gw-team-a-0123456789abcdef';
@@ -25,46 +20,10 @@ const PROJECT_A = { projectId: 'proj-a', publicKey: 'pk-lf-rs-a', secretKey: 'sk
 const PROJECT_B = { projectId: 'proj-b', publicKey: 'pk-lf-rs-b', secretKey: 'sk-lf-rs-SECRET-b' };
 const KEY_ALL = 'gw-ops-0123456789abcdefgh';
 
-const ENV_KEYS = [
-  'REDIS_URL', 'REDIS_HOST', 'REDIS_KEY_PREFIX', 'ROLLOUT_TTL_SECONDS', 'SECRETS_PATH', 'AUTH_PROVIDER', 'LANGFUSE_HOST',
-  'ROLLOUT_LOGS_MAX_ENTRIES', 'ROLLOUT_LOG_MAX_MESSAGE_CHARS', 'ROLLOUT_LOG_MAX_TAGS', 'ROLLOUT_LOG_MAX_ENTRY_BYTES',
-  'LANGFUSE_READ_API', 'LANGFUSE_READ_TIMEOUT_MS', 'LANGFUSE_READ_CONCURRENCY', 'LANGFUSE_READ_RPM', 'LANGFUSE_READ_BUDGET_MS',
-  'LANGFUSE_COMPLETENESS_BACKOFF_MS', 'LANGFUSE_V2_PAGE_SIZE',
-];
+type Started = StartedGateway;
 
-interface Started {
-  app: INestApplication;
-  url: string;
-  close(): Promise<void>;
-}
-
-/** The modules the rollout-status routes need, configured from `env` as the gateway would be. */
-async function start(env: Record<string, string>): Promise<Started> {
-  const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
-  for (const k of ENV_KEYS) delete process.env[k];
-  Object.assign(process.env, env);
-  try {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig] }),
-        CredentialVaultModule,
-        CompletenessTrackingModule,
-        AuthModule.forRoot(),
-        RolloutStatusModule,
-      ],
-    }).compile();
-    const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
-    configureGatewayApp(app);
-    await app.listen(0, '127.0.0.1');
-    const { port } = app.getHttpServer().address() as { port: number };
-    return { app, url: `http://127.0.0.1:${port}`, close: () => app.close() };
-  } finally {
-    for (const k of ENV_KEYS) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
-  }
-}
+/** The whole gateway, configured from `settings`: these routes as the eval-protocol SDK reaches them. */
+const start = (settings: Record<string, string>): Promise<Started> => startGateway(settings);
 
 const secrets = (langfuseUrl: string) => `
 langfuse_keys:
@@ -458,7 +417,7 @@ describe('RedisRolloutLogStore against real Redis', () => {
   });
 
   it('an older status arriving late (another replica) does not replace a newer one', async () => {
-    const store: RolloutLogStore = new RedisRolloutLogStore(redis, { keyPrefix: prefix, ttlSeconds: 600, maxEntries: 10 });
+    const store: RolloutLogStore = new RedisRolloutLogStore(redis, new RedisKeys(prefix), { ttlSeconds: 600, maxEntries: 10 });
     await store.append('r', entry(2000, 100));
     await store.append('r', entry(1000, 101));
     await store.append('r', entry(3000, null));
@@ -468,14 +427,14 @@ describe('RedisRolloutLogStore against real Redis', () => {
   });
 
   it('skips a value it cannot read instead of failing the request', async () => {
-    const store = new RedisRolloutLogStore(redis, { keyPrefix: prefix, ttlSeconds: 600, maxEntries: 10 });
+    const store = new RedisRolloutLogStore(redis, new RedisKeys(prefix), { ttlSeconds: 600, maxEntries: 10 });
     await store.append('bad', entry(1, null));
     await redis.lpush(`${prefix}:{bad}:logs`, 'not json');
     expect((await store.range('bad', 0, 10)).map((e) => e.ts)).toEqual([1]);
   });
 
   it('escapes braces in a rollout id so the hash tag holds', async () => {
-    const store = new RedisRolloutLogStore(redis, { keyPrefix: prefix, ttlSeconds: 600, maxEntries: 10 });
+    const store = new RedisRolloutLogStore(redis, new RedisKeys(prefix), { ttlSeconds: 600, maxEntries: 10 });
     await store.append('a{b}c', entry(5, 101));
     expect(await redis.llen(`${prefix}:{a%7Bb%7Dc}:logs`)).toBe(1);
     expect((await store.latestStatus('a{b}c'))?.status.code).toBe(101);

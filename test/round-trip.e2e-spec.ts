@@ -7,7 +7,7 @@
  */
 import OpenAI from 'openai';
 import { randomUUID } from 'node:crypto';
-import { LangfuseCompletionTracer } from '@app/completion-forwarding';
+import { LangfuseCompletionTracer } from '@app/langfuse-export';
 import { FakeLangfuse, startFakeLangfuse } from './fakes/fake-langfuse.server';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
 import { json, metadataPath, StartedGateway, startGateway, writeSecrets } from './support/gateway';

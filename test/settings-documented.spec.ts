@@ -1,51 +1,46 @@
 /**
- * Every environment variable a config namespace reads is documented where an
- * operator looks: a line in .env.example and a row in the README's
- * configuration table (rows may abbreviate siblings as `A_B_C` / `_D`).
+ * Every setting is defined once, in its lib's settings class; .env.example
+ * and the README's configuration tables are generated from those classes
+ * (npm run settings:docs) and must match them. Nothing reads an environment
+ * variable of ours outside a settings class.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import 'reflect-metadata';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import '@app/gateway';
+import { renderEnvExample, settingsGroups, withSettingsTables } from '@app/settings';
 
 const ROOT = join(__dirname, '..');
-const NOT_OURS = new Set(['NODE_ENV']);
+const names = settingsGroups().flatMap((g) => g.settings.map((s) => s.name));
 
-function settingsRead(): string[] {
-  const names = new Set<string>();
-  for (const lib of readdirSync(join(ROOT, 'libs'))) {
-    const dir = join(ROOT, 'libs', lib, 'src');
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.config.ts'))) {
-      for (const m of readFileSync(join(dir, file), 'utf8').matchAll(/process\.env\.([A-Z0-9_]+)/g)) if (!NOT_OURS.has(m[1])) names.add(m[1]);
-    }
-  }
-  return [...names].sort();
-}
-
-/** Names in backticks in the README, with `_SUFFIX` abbreviations expanded against the row's first full name. */
-function readmeNames(): Set<string> {
-  const names = new Set<string>();
-  for (const line of readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n')) {
-    const tokens = [...line.matchAll(/`([A-Z_][A-Z0-9_]*)`/g)].map((m) => m[1]);
-    const full = tokens.find((t) => !t.startsWith('_'));
-    for (const t of tokens) {
-      if (!t.startsWith('_')) names.add(t);
-      else if (full) {
-        const at = full.indexOf(t.split('_')[1] ? `_${t.split('_')[1]}` : t);
-        if (at > 0) names.add(full.slice(0, at) + t);
-      }
-    }
-  }
-  return names;
-}
-
-const settings = settingsRead();
-const envExample = readFileSync(join(ROOT, '.env.example'), 'utf8');
-const readme = readmeNames();
-
-it('finds the settings (the scan works)', () => {
-  expect(settings).toEqual(expect.arrayContaining(['PORT', 'REDIS_URL', 'CHAT_DIRECT_ROUTE', 'LANGFUSE_READ_API']));
+it('finds the settings of every lib', () => {
+  expect(names).toEqual(expect.arrayContaining(['PORT', 'REDIS_URL', 'CHAT_DIRECT_ROUTE', 'LANGFUSE_READ_API', 'LANGFUSE_EXPORT_WORKER', 'AUTH_PROVIDER', 'ROLLOUT_LOGS_MAX_ENTRIES']));
+  expect(new Set(names).size).toBe(names.length);
 });
 
-it.each(settings)('%s is in .env.example and in the README', (name) => {
-  expect(envExample).toMatch(new RegExp(`^#?\\s*${name}=`, 'm'));
-  expect(readme.has(name)).toBe(true);
+it('.env.example is generated from the settings classes (run npm run settings:docs)', () => {
+  expect(readFileSync(join(ROOT, '.env.example'), 'utf8')).toBe(renderEnvExample());
+});
+
+it('the README configuration tables are generated from the settings classes (run npm run settings:docs)', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  expect(readme).toBe(withSettingsTables(readme));
+});
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const path = join(dir, f);
+    if (statSync(path).isDirectory()) return sources(path);
+    return f.endsWith('.ts') && !f.endsWith('.spec.ts') ? [path] : [];
+  });
+}
+
+it('no lib reads one of its settings from process.env behind its settings class', () => {
+  const offenders = sources(join(ROOT, 'libs')).flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(/process\.env\.([A-Z0-9_]+)|process\.env\[['"]([A-Z0-9_]+)['"]\]/g)]
+      .map((m) => m[1] ?? m[2])
+      .filter((name) => names.includes(name))
+      .map((name) => `${file.slice(ROOT.length + 1)}: ${name}`),
+  );
+  expect(offenders).toEqual([]);
 });

@@ -3,17 +3,16 @@
  * each read path, against the fake Langfuse (default trace-retrieval config).
  * Prints a table; the assertions pin the call counts.
  */
-import { ConfigModule } from '@nestjs/config';
 import { INestApplication, Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { AuthModule } from '@app/auth';
-import { CompletenessTrackingModule, RolloutTracker } from '@app/completeness-tracking';
-import { CredentialVaultModule } from '@app/credential-vault';
+import { RolloutTracker } from '@app/completeness-tracking';
 import { GatewayExceptionFilter } from '@app/gateway';
 import { TraceRetrievalModule, TraceRetrievalService } from '@app/trace-retrieval';
 import { FakeLangfuse, startFakeLangfuse } from './fakes/fake-langfuse.server';
+import { sharedModules } from './support/modules';
 import { testRedisUrl } from './support/redis';
 import { writeSecrets } from './support/gateway';
 
@@ -21,7 +20,6 @@ Logger.overrideLogger(['error']);
 
 const N = 1_000;
 const PROJECT = { projectId: 'proj-cost', publicKey: 'pk-lf-cost', secretKey: 'sk-lf-cost-SECRET' };
-const ENV_KEYS = ['SECRETS_PATH', 'REDIS_URL', 'REDIS_KEY_PREFIX', 'LANGFUSE_READ_API'];
 
 let fake: FakeLangfuse;
 const apps: Record<'v2' | 'legacy', { url: string; app: INestApplication }> = {} as never;
@@ -30,29 +28,21 @@ const ids: string[] = [];
 const rows: string[] = [];
 
 async function startApp(api: 'v2' | 'legacy'): Promise<{ url: string; app: INestApplication }> {
-  const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
-  Object.assign(process.env, {
+  const { settings, vault, tracking } = sharedModules({
     SECRETS_PATH: writeSecrets(`langfuse_keys:\n  ${PROJECT.projectId}: { public_key: ${PROJECT.publicKey}, secret_key: ${PROJECT.secretKey}, host: "${fake.url}" }\n`),
     REDIS_URL: testRedisUrl(),
     REDIS_KEY_PREFIX: `traces-cost-${api}-${randomUUID().slice(0, 8)}`,
     LANGFUSE_READ_API: api,
   });
-  try {
-    const moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true }), CredentialVaultModule, CompletenessTrackingModule, AuthModule.forRoot(), TraceRetrievalModule],
-    }).compile();
-    const app = moduleRef.createNestApplication();
-    app.useGlobalFilters(new GatewayExceptionFilter());
-    await app.listen(0, '127.0.0.1');
-    const tracker = app.get(RolloutTracker);
-    for (const id of ids) await tracker.record(rollout, id);
-    return { url: `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`, app };
-  } finally {
-    for (const k of ENV_KEYS) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
-  }
+  const moduleRef = await Test.createTestingModule({
+    imports: [AuthModule.forRoot({ settings, vault }), TraceRetrievalModule.forRoot({ settings, vault, tracking })],
+  }).compile();
+  const app = moduleRef.createNestApplication();
+  app.useGlobalFilters(new GatewayExceptionFilter());
+  await app.listen(0, '127.0.0.1');
+  const tracker = app.get(RolloutTracker);
+  for (const id of ids) await tracker.record(rollout, id);
+  return { url: `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`, app };
 }
 
 /** 1,000 gateway-shaped completions in one OTLP/HTTP JSON export. */

@@ -4,7 +4,6 @@
  * OTLP/HTTP JSON spans shaped like the gateway's. Both Langfuse API generations, auto-detection,
  * visibility delays, lost traces, rate limits and 5xx.
  */
-import { ConfigModule } from '@nestjs/config';
 import { ForbiddenException, INestApplication, Injectable, Logger, Type } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
@@ -12,11 +11,11 @@ import { createObservationAttributes, createTraceAttributes, LangfuseOtelSpanAtt
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { AuthModule } from '@app/auth';
-import { CompletenessTrackingModule, RolloutTracker } from '@app/completeness-tracking';
-import { CredentialVaultModule } from '@app/credential-vault';
+import { RolloutTracker } from '@app/completeness-tracking';
 import { GatewayExceptionFilter } from '@app/gateway';
 import { PreprocessedTracesRequest, TraceRetrievalModule, TraceRetrievalService, TracesQuery, TracesRequestContext, TracesRequestPreprocessor } from '@app/trace-retrieval';
 import { FakeLangfuse, FakeLangfuseOptions, startFakeLangfuse } from './fakes/fake-langfuse.server';
+import { sharedModules } from './support/modules';
 import { testRedisUrl } from './support/redis';
 import { writeSecrets } from './support/gateway';
 
@@ -39,11 +38,6 @@ interface App {
   close(): Promise<void>;
 }
 
-const ENV_KEYS = [
-  'SECRETS_PATH', 'LANGFUSE_HOST', 'REDIS_URL', 'REDIS_KEY_PREFIX', 'AUTH_PROVIDER', 'LANGFUSE_READ_API', 'LANGFUSE_READ_TIMEOUT_MS',
-  'LANGFUSE_READ_CONCURRENCY', 'LANGFUSE_READ_RPM', 'LANGFUSE_READ_BUDGET_MS', 'LANGFUSE_COMPLETENESS_BACKOFF_MS', 'LANGFUSE_V2_PAGE_SIZE',
-];
-
 interface AppOptions {
   /** More top-level YAML for the secrets file (e.g. api_keys). */
   secretsExtra?: string;
@@ -51,40 +45,29 @@ interface AppOptions {
   preprocessor?: Type<TracesRequestPreprocessor>;
 }
 
-async function startApp(fake: FakeLangfuse, env: Record<string, string> = {}, options: AppOptions = {}): Promise<App> {
-  const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
-  for (const k of ENV_KEYS) delete process.env[k];
+async function startApp(fake: FakeLangfuse, settings: Record<string, string> = {}, options: AppOptions = {}): Promise<App> {
   const secrets = writeSecrets(`
 langfuse_keys:
 ${[PROJECT_A, PROJECT_B, PROJECT_BAD].map((p) => `  ${p.projectId}: { public_key: ${p.publicKey}, secret_key: ${p.secretKey}, host: "${fake.url}" }`).join('\n')}
 default_project_id: proj-a
 ${options.secretsExtra ?? ''}
 `);
-  Object.assign(process.env, {
+  const { settings: config, vault, tracking } = sharedModules({
     SECRETS_PATH: secrets,
     REDIS_URL: testRedisUrl(),
     REDIS_KEY_PREFIX: `traces-e2e-${randomUUID().slice(0, 8)}`,
     LANGFUSE_COMPLETENESS_BACKOFF_MS: '250',
-    ...env,
+    ...settings,
   });
-  try {
-    let builder = Test.createTestingModule({
-      imports: [ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true }), CredentialVaultModule, CompletenessTrackingModule, AuthModule.forRoot(), TraceRetrievalModule],
-    });
-    if (options.preprocessor) builder = builder.overrideProvider(TracesRequestPreprocessor).useClass(options.preprocessor);
-    const moduleRef = await builder.compile();
-    const app = moduleRef.createNestApplication<NestExpressApplication>();
-    app.set('query parser', 'extended');
-    app.useGlobalFilters(new GatewayExceptionFilter());
-    await app.listen(0, '127.0.0.1');
-    const { port } = app.getHttpServer().address() as { port: number };
-    return { url: `http://127.0.0.1:${port}`, app, tracker: app.get(RolloutTracker), traces: app.get(TraceRetrievalService), close: () => app.close() };
-  } finally {
-    for (const k of ENV_KEYS) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
-  }
+  const moduleRef = await Test.createTestingModule({
+    imports: [AuthModule.forRoot({ settings: config, vault }), TraceRetrievalModule.forRoot({ settings: config, vault, tracking, preprocessor: options.preprocessor })],
+  }).compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>();
+  app.set('query parser', 'extended');
+  app.useGlobalFilters(new GatewayExceptionFilter());
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, app, tracker: app.get(RolloutTracker), traces: app.get(TraceRetrievalService), close: () => app.close() };
 }
 
 type OtlpValue = { stringValue: string } | { intValue: string } | { doubleValue: number } | { boolValue: boolean } | { arrayValue: { values: OtlpValue[] } };

@@ -1,16 +1,19 @@
 /**
- * Boots the real gateway (AppModule by default, same bootstrap as main.ts) on a free
- * port with the given environment, for e2e tests over real HTTP.
+ * Boots the real gateway (GatewayModule with the shipped app's options, the
+ * same bootstrap as main.ts) on a free port, for e2e tests over real HTTP.
+ * Settings are passed as code settings over an empty environment, so the
+ * test process's own environment never leaks in.
  */
-import { ConsoleLogger, Type } from '@nestjs/common';
+import { ConsoleLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configureGatewayApp } from '@app/gateway';
-import { AppModule } from '../../apps/gateway/src/app.module';
+import { configureGatewayApp, GatewayExtensions, GatewayModule, GatewaySettings, listenGateway } from '@app/gateway';
+import { APP_GATEWAY_OPTIONS } from '../../apps/gateway/src/app.module';
+import { TEST_EXPORT_WORKER_SCRIPT } from './export-worker';
 
 export interface StartedGateway {
   url: string;
@@ -23,7 +26,7 @@ export interface StartedGateway {
 }
 
 /** Captures log lines instead of printing them (set GATEWAY_TEST_LOGS=1 to also print). */
-class CapturingLogger extends ConsoleLogger {
+export class CapturingLogger extends ConsoleLogger {
   constructor(private readonly lines: string[]) {
     super({ logLevels: ['fatal', 'error', 'warn', 'log', 'debug'] });
   }
@@ -34,43 +37,42 @@ class CapturingLogger extends ConsoleLogger {
   }
 }
 
-const ENV_KEYS = [
-  'PORT', 'HOST', 'DOCS_ENABLED', 'LOG_LEVEL', 'LOG_FORMAT', 'MAX_BODY_SIZE', 'SHUTDOWN_TIMEOUT', 'SECRETS_PATH', 'LANGFUSE_HOST', 'REDIS_URL', 'REDIS_HOST', 'REDIS_PORT',
-  'REDIS_PASSWORD', 'REDIS_KEY_PREFIX', 'ROLLOUT_TTL_SECONDS', 'REGISTRATION_QUEUE_SIZE', 'LITELLM_URL', 'LITELLM_TRUSTED', 'DEFAULT_UPSTREAM_URL',
-  'UPSTREAM_PROVIDERS', 'REQUEST_TIMEOUT', 'ALLOW_PRIVATE_UPSTREAMS', 'FORWARD_METADATA_TAGS', 'UPSTREAM_MAX_FREE_SOCKETS', 'LANGFUSE_EXPORT',
-  'LANGFUSE_ENVIRONMENT', 'LANGFUSE_FLUSH_AT', 'LANGFUSE_FLUSH_INTERVAL', 'LANGFUSE_EXPORT_QUEUE_SIZE', 'LANGFUSE_EXPORT_CONCURRENCY', 'LANGFUSE_EXPORT_WORKER', 'AUTH_PROVIDER', 'LANGFUSE_READ_API',
-  'LANGFUSE_READ_TIMEOUT_MS', 'LANGFUSE_READ_CONCURRENCY', 'LANGFUSE_READ_RPM', 'LANGFUSE_READ_BUDGET_MS', 'LANGFUSE_COMPLETENESS_BACKOFF_MS',
-  'LANGFUSE_V2_PAGE_SIZE', 'CHAT_DIRECT_ROUTE', 'ROLLOUT_LOGS_MAX_ENTRIES', 'ROLLOUT_LOG_MAX_MESSAGE_CHARS', 'ROLLOUT_LOG_MAX_TAGS', 'ROLLOUT_LOG_MAX_ENTRY_BYTES',
-];
+/** Settings as tests write them: environment-style strings, or typed values. */
+export type TestSettings = Record<string, string | number | boolean | undefined>;
 
-/** `configure` runs after configureGatewayApp, where an app's own main.ts would add its own (app.use…). */
+/**
+ * Starts a gateway with `settings` (REDIS_KEY_PREFIX unique, LANGFUSE_EXPORT
+ * off unless set) and `extensions` (default: the shipped app's).
+ * `configure` runs after configureGatewayApp, where an app's own main.ts
+ * would add its own (app.use…).
+ */
 export async function startGateway(
-  env: Record<string, string | undefined> = {},
-  rootModule: Type<unknown> = AppModule,
+  settings: TestSettings = {},
+  extensions: GatewayExtensions = APP_GATEWAY_OPTIONS,
   configure?: (app: NestExpressApplication) => void,
 ): Promise<StartedGateway> {
-  const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
-  const keyPrefix = env.REDIS_KEY_PREFIX ?? `test-${randomUUID().slice(0, 8)}`;
-  for (const k of ENV_KEYS) delete process.env[k];
-  Object.assign(process.env, { REDIS_KEY_PREFIX: keyPrefix, LANGFUSE_EXPORT: 'false' }, stripUndefined(env));
+  const keyPrefix = typeof settings.REDIS_KEY_PREFIX === 'string' ? settings.REDIS_KEY_PREFIX : `test-${randomUUID().slice(0, 8)}`;
+  const module = GatewayModule.forRoot({
+    exportWorkerScript: TEST_EXPORT_WORKER_SCRIPT,
+    ...extensions,
+    settings: { REDIS_KEY_PREFIX: keyPrefix, LANGFUSE_EXPORT: false, ...stripUndefined(settings) } as GatewaySettings,
+    env: {},
+  });
   const logs: string[] = [];
+  const app = await NestFactory.create<NestExpressApplication>(module, { bodyParser: false, logger: new CapturingLogger(logs) });
   try {
-    const app = await NestFactory.create<NestExpressApplication>(rootModule, { bodyParser: false, logger: new CapturingLogger(logs) });
     configureGatewayApp(app);
     configure?.(app);
-    await app.listen(0, '127.0.0.1');
-    const address = app.getHttpServer().address() as { port: number };
-    return { url: `http://127.0.0.1:${address.port}`, app, logs, keyPrefix, close: () => app.close() };
-  } finally {
-    for (const k of ENV_KEYS) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
+    const gateway = await listenGateway(app, { port: 0, host: '127.0.0.1' });
+    return { url: gateway.url, app, logs, keyPrefix, close: () => gateway.close() };
+  } catch (err) {
+    await app.close();
+    throw err;
   }
 }
 
-function stripUndefined(env: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
+function stripUndefined(settings: TestSettings): TestSettings {
+  return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
 }
 
 /** Writes a secrets YAML to a temp file and returns its path. */

@@ -1,19 +1,16 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { appConfig, configureGatewayApp, createGatewayLogger, installSignalHandlers } from '@app/gateway';
+import { configureGatewayApp, createGatewayLogger, installSignalHandlers, listenGateway } from '@app/gateway';
 import { AppModule } from './app.module';
 
 async function bootstrap(): Promise<void> {
-  const logger = createGatewayLogger();
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false, logger });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false, logger: createGatewayLogger() });
   configureGatewayApp(app);
-  installSignalHandlers(app);
-  const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
-  await app.listen(config.PORT, config.HOST);
-  new Logger('Gateway').log(`Listening on http://${config.HOST}:${config.PORT}`);
+  const gateway = await listenGateway(app);
+  installSignalHandlers(gateway);
+  new Logger('Gateway').log(`Listening on ${gateway.url}`);
 }
 
 bootstrap().catch((err: Error) => {

@@ -10,7 +10,9 @@ export const GATEWAY_KEY_HEADER = 'x-gateway-key';
  * Static API keys from the secrets file (`api_keys`), each with its project
  * scope. The key is read from `X-Gateway-Key`, else from
  * `Authorization: Bearer` (what eval-protocol sends to /traces). Keys are
- * compared by sha256 digest in constant time; plaintext is never kept.
+ * compared by sha256 digest in constant time; plaintext is never kept. The
+ * account names the header the key came in, so a provider key in
+ * Authorization next to an X-Gateway-Key still goes upstream.
  */
 @Injectable()
 export class ApiKeyAuthProvider extends AuthProvider {
@@ -19,13 +21,11 @@ export class ApiKeyAuthProvider extends AuthProvider {
   }
 
   async authenticate(request: AuthRequest): Promise<AccountInfo | null> {
-    const presented = presentedKeys(request);
-    if (presented.length === 0) return null;
-    for (const key of presented) {
+    for (const { header, key } of presentedCredentials(request)) {
       const digest = createHash('sha256').update(key).digest();
       for (const entry of this.vault.apiKeys()) {
         if (timingSafeEqual(digest, Buffer.from(entry.keySha256, 'hex'))) {
-          return { accountId: entry.accountId, projects: entry.projects };
+          return { accountId: entry.accountId, projects: entry.projects, credentialHeaders: [header] };
         }
       }
     }
@@ -33,11 +33,12 @@ export class ApiKeyAuthProvider extends AuthProvider {
   }
 }
 
-export function presentedKeys(request: AuthRequest): string[] {
-  const keys: string[] = [];
-  const header = request.headers[GATEWAY_KEY_HEADER];
-  if (typeof header === 'string' && header) keys.push(header.trim());
+/** The keys a request presents, with the header each came in: `X-Gateway-Key`, then `Authorization: Bearer`. */
+export function presentedCredentials(request: AuthRequest): Array<{ header: string; key: string }> {
+  const found: Array<{ header: string; key: string }> = [];
+  const gatewayKey = request.headers[GATEWAY_KEY_HEADER];
+  if (typeof gatewayKey === 'string' && gatewayKey.trim()) found.push({ header: GATEWAY_KEY_HEADER, key: gatewayKey.trim() });
   const auth = request.headers.authorization;
-  if (typeof auth === 'string' && /^bearer\s+/i.test(auth)) keys.push(auth.replace(/^bearer\s+/i, '').trim());
-  return keys;
+  if (typeof auth === 'string' && /^bearer\s+\S/i.test(auth)) found.push({ header: 'authorization', key: auth.replace(/^bearer\s+/i, '').trim() });
+  return found;
 }

@@ -1,3 +1,3 @@
-export * from './gateway.error';
-export * from './validate-config';
-export * from './request-context';
+export { GatewayError, GatewayErrorCode } from './gateway.error';
+export { currentRequestContext, requestContext } from './request-context';
+export type { RequestContext } from './request-context';

@@ -1,42 +1,49 @@
-import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import { ConfigModule, ConfigType } from '@nestjs/config';
-import Redis from 'ioredis';
+/**
+ * completeness-tracking owns which completions each rollout expects: the
+ * CompletenessStore port, its Redis and in-memory adapters, and the
+ * RolloutTracker, which guarantees that a registration is never silently
+ * lost. It knows nothing about HTTP.
+ */
+import { DynamicModule, Logger, Module, ModuleMetadata, Type } from '@nestjs/common';
+import { RedisConnection } from '@app/redis';
+import { SettingsModuleRef, settingsProvider } from '@app/settings';
 import { CompletenessStore } from './completeness.store';
 import { InMemoryCompletenessStore } from './in-memory-completeness.store';
 import { RedisCompletenessStore } from './redis-completeness.store';
-import { createRedisClient, REDIS_CLIENT } from './redis.client';
 import { RolloutTracker } from './rollout-tracker.service';
-import { trackingConfig } from './tracking.config';
+import { TrackingSettings } from './tracking.settings';
 
-@Global()
-@Module({
-  imports: [ConfigModule.forFeature(trackingConfig)],
-  providers: [
-    {
-      provide: REDIS_CLIENT,
-      inject: [trackingConfig.KEY],
-      useFactory: (config: ConfigType<typeof trackingConfig>) => createRedisClient(config),
-    },
-    {
-      provide: CompletenessStore,
-      inject: [REDIS_CLIENT, trackingConfig.KEY],
-      useFactory: (redis: Redis | null, config: ConfigType<typeof trackingConfig>) => {
-        if (redis) return new RedisCompletenessStore(redis, config);
-        new Logger('CompletenessTracking').warn(
-          'No Redis configured (REDIS_URL / REDIS_HOST): using the in-memory completeness store. It is for one process only and loses its data on restart.',
-        );
-        return new InMemoryCompletenessStore(config);
-      },
-    },
-    RolloutTracker,
-  ],
-  exports: [REDIS_CLIENT, CompletenessStore, RolloutTracker],
-})
-export class CompletenessTrackingModule implements OnApplicationShutdown {
-  constructor(@Inject(REDIS_CLIENT) private readonly redis: Redis | null) {}
+export interface CompletenessTrackingModuleOptions {
+  settings: SettingsModuleRef;
+  /** RedisModule.forRoot(…): the built-in store uses its client when Redis is configured. */
+  redis: DynamicModule;
+  /** Your own store; it may inject RedisConnection, TrackingSettings and anything `imports` export. */
+  store?: Type<CompletenessStore>;
+  imports?: ModuleMetadata['imports'];
+}
 
-  async onApplicationShutdown(): Promise<void> {
-    // After RolloutTracker.onModuleDestroy has drained what it could.
-    if (this.redis && this.redis.status !== 'end') await this.redis.quit().catch(() => this.redis?.disconnect());
+@Module({})
+export class CompletenessTrackingModule {
+  static forRoot({ settings, redis, store, imports = [] }: CompletenessTrackingModuleOptions): DynamicModule {
+    return {
+      module: CompletenessTrackingModule,
+      imports: [settings, redis, ...imports],
+      providers: [
+        settingsProvider(TrackingSettings),
+        store
+          ? { provide: CompletenessStore, useClass: store }
+          : { provide: CompletenessStore, inject: [RedisConnection, TrackingSettings], useFactory: builtInStore },
+        RolloutTracker,
+      ],
+      exports: [CompletenessStore, RolloutTracker, TrackingSettings],
+    };
   }
+}
+
+function builtInStore(redis: RedisConnection, settings: TrackingSettings): CompletenessStore {
+  if (redis.client) return new RedisCompletenessStore(redis.client, redis.keys, settings);
+  new Logger('CompletenessTracking').warn(
+    'No Redis configured (REDIS_URL / REDIS_HOST): using the in-memory completeness store. It is for one process only and loses its data on restart.',
+  );
+  return new InMemoryCompletenessStore(settings);
 }

@@ -1,18 +1,15 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
 import { CompletenessStore } from './completeness.store';
-import { trackingConfig } from './tracking.config';
+import { TrackingSettings } from './tracking.settings';
 
 /**
  * Embedded default when no Redis is configured: one process only, lost on
  * restart. Rollouts expire after the same TTL as in Redis.
  */
-@Injectable()
 export class InMemoryCompletenessStore extends CompletenessStore {
   readonly kind = 'memory';
   private readonly rollouts = new Map<string, { ids: Set<string>; expiresAt: number }>();
 
-  constructor(@Inject(trackingConfig.KEY) private readonly config: ConfigType<typeof trackingConfig>) {
+  constructor(private readonly settings: TrackingSettings) {
     super();
   }
 
@@ -25,7 +22,7 @@ export class InMemoryCompletenessStore extends CompletenessStore {
       if (this.rollouts.size % 1024 === 0) this.sweep(now);
     }
     entry.ids.add(insertionId);
-    entry.expiresAt = now + this.config.ROLLOUT_TTL_SECONDS * 1000;
+    entry.expiresAt = now + this.settings.ROLLOUT_TTL_SECONDS * 1000;
   }
 
   async expectedIds(rolloutId: string): Promise<string[]> {

@@ -1,8 +1,6 @@
-export * from './completeness.store';
-export * from './redis-completeness.store';
-export * from './in-memory-completeness.store';
-export * from './rollout-tracker.service';
-export * from './completeness-tracking.module';
-export * from './tracking.config';
-export * from './redis-keys';
-export { REDIS_CLIENT } from './redis.client';
+export { CompletenessTrackingModule } from './completeness-tracking.module';
+export type { CompletenessTrackingModuleOptions } from './completeness-tracking.module';
+export { CompletenessStore } from './completeness.store';
+export { RolloutTracker } from './rollout-tracker.service';
+export type { TrackerStats } from './rollout-tracker.service';
+export { TrackingSettings } from './tracking.settings';

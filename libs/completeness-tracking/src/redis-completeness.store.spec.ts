@@ -1,9 +1,9 @@
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { testRedisUrl } from '../../../test/support/redis';
-import { RedisKeys } from './redis-keys';
+import { RedisKeys } from '@app/redis';
 import { RedisCompletenessStore } from './redis-completeness.store';
-import { TrackingConfig } from './tracking.config';
+import { TrackingSettings } from './tracking.settings';
 
 /** The store against a real Redis: registrations of one event-loop turn share a pipeline, each with its own outcome. */
 describe('RedisCompletenessStore', () => {
@@ -14,7 +14,7 @@ describe('RedisCompletenessStore', () => {
 
   beforeAll(() => {
     redis = new Redis(testRedisUrl());
-    store = new RedisCompletenessStore(redis, { REDIS_KEY_PREFIX: prefix, ROLLOUT_TTL_SECONDS: 3600 } as TrackingConfig);
+    store = new RedisCompletenessStore(redis, keys, { ROLLOUT_TTL_SECONDS: 3600 } as TrackingSettings);
   });
   afterAll(async () => {
     const stale = await redis.keys(`${prefix}:*`);
@@ -28,14 +28,14 @@ describe('RedisCompletenessStore', () => {
     await Promise.all(registered.map((r) => store.register(r.rollout, r.id)));
     for (const rollout of rollouts) {
       expect((await store.expectedIds(rollout)).sort()).toEqual(registered.filter((r) => r.rollout === rollout).map((r) => r.id).sort());
-      expect(await redis.ttl(keys.ids(rollout))).toBeGreaterThan(3500);
+      expect(await redis.ttl(keys.rollout(rollout, 'ids'))).toBeGreaterThan(3500);
     }
   });
 
   it('a failing registration fails alone; the others in its pipeline are stored', async () => {
     const broken = `broken-${randomUUID()}`;
     const fine = `fine-${randomUUID()}`;
-    await redis.set(keys.ids(broken), 'not a set');
+    await redis.set(keys.rollout(broken, 'ids'), 'not a set');
     const outcomes = await Promise.allSettled([store.register(fine, 'f1'), store.register(broken, 'b1'), store.register(fine, 'f2')]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);

@@ -1,10 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
 import Redis from 'ioredis';
+import { RedisKeys } from '@app/redis';
 import { CompletenessStore } from './completeness.store';
-import { RedisKeys } from './redis-keys';
-import { REDIS_CLIENT } from './redis.client';
-import { trackingConfig } from './tracking.config';
-import { ConfigType } from '@nestjs/config';
+import { TrackingSettings } from './tracking.settings';
 
 /**
  * SADD + EXPIRE as one script: one command and one round trip per
@@ -38,18 +35,16 @@ interface Waiting {
  * pipeline in flight at a time, which during an outage made calls wait on each
  * other's retries (see redis.client.ts).
  */
-@Injectable()
 export class RedisCompletenessStore extends CompletenessStore {
   readonly kind = 'redis';
-  private readonly keys: RedisKeys;
   private batch: Waiting[] | undefined;
 
   constructor(
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
-    @Inject(trackingConfig.KEY) private readonly config: ConfigType<typeof trackingConfig>,
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly settings: TrackingSettings,
   ) {
     super();
-    this.keys = new RedisKeys(config.REDIS_KEY_PREFIX);
     // ioredis sends EVALSHA and falls back to EVAL after a NOSCRIPT (e.g. a restarted Redis).
     if (typeof (redis as unknown as Partial<RegisterCommand>).mgwRegister !== 'function') redis.defineCommand('mgwRegister', { numberOfKeys: 1, lua: REGISTER_SCRIPT });
   }
@@ -60,14 +55,14 @@ export class RedisCompletenessStore extends CompletenessStore {
         this.batch = [];
         setImmediate(() => this.flush());
       }
-      this.batch.push({ key: this.keys.ids(rolloutId), id: insertionId, resolve, reject });
+      this.batch.push({ key: this.keys.rollout(rolloutId, 'ids'), id: insertionId, resolve, reject });
     });
   }
 
   private flush(): void {
     const batch = this.batch ?? [];
     this.batch = undefined;
-    const ttl = this.config.ROLLOUT_TTL_SECONDS;
+    const ttl = this.settings.ROLLOUT_TTL_SECONDS;
     const pipeline = this.redis.pipeline() as unknown as RegisterCommand & ReturnType<Redis['pipeline']>;
     for (const w of batch) void pipeline.mgwRegister(w.key, w.id, ttl);
     pipeline.exec().then(
@@ -83,7 +78,7 @@ export class RedisCompletenessStore extends CompletenessStore {
   }
 
   async expectedIds(rolloutId: string): Promise<string[]> {
-    return this.redis.smembers(this.keys.ids(rolloutId));
+    return this.redis.smembers(this.keys.rollout(rolloutId, 'ids'));
   }
 
   async ping(): Promise<void> {

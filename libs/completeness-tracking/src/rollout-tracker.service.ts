@@ -1,20 +1,14 @@
 /**
- * completeness-tracking owns which completions each rollout expects: the
- * CompletenessStore port, its Redis and in-memory adapters, and this tracker,
- * which guarantees that a registration is never silently lost. It knows
- * nothing about HTTP.
- *
  * A registration is tried a few times inline (fast path: one SADD). If the
  * backend stays down it moves to a bounded in-process queue that retries in
  * the background; ids waiting there still count as expected for this
  * replica's reads. Only when that queue is full does register() throw, so
  * the caller can fail loudly.
  */
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { GatewayError, GatewayErrorCode } from '@app/common';
 import { CompletenessStore } from './completeness.store';
-import { trackingConfig } from './tracking.config';
+import { TrackingSettings } from './tracking.settings';
 
 const INLINE_ATTEMPTS = 2;
 const RETRY_BASE_MS = 200;
@@ -41,7 +35,7 @@ export class RolloutTracker implements OnModuleDestroy {
 
   constructor(
     readonly store: CompletenessStore,
-    @Inject(trackingConfig.KEY) private readonly config: ConfigType<typeof trackingConfig>,
+    private readonly settings: TrackingSettings,
   ) {}
 
   /**
@@ -59,7 +53,7 @@ export class RolloutTracker implements OnModuleDestroy {
         lastError = err;
       }
     }
-    if (this.pendingCount >= this.config.REGISTRATION_QUEUE_SIZE) {
+    if (this.pendingCount >= this.settings.REGISTRATION_QUEUE_SIZE) {
       this.counters.rejected++;
       this.logger.error(
         `Could not record insertion_id ${insertionId} of rollout ${rolloutId}: store unreachable (${errMsg(lastError)}) and retry queue full (${this.pendingCount}).`,

@@ -1,9 +1,9 @@
 import { All, Controller, RawBodyRequest, Req, Res } from '@nestjs/common';
+import { accountOf } from '@app/auth';
 import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { clientHeaders, upstreamHeaders } from './forwarded-headers';
-import { ForwardingPolicy } from './forwarding.policy';
 import { abortOnClientGone } from './response-writer';
 import { UpstreamClient } from './upstream.client';
 import { UpstreamTargetResolver } from './upstream-target.resolver';
@@ -19,20 +19,20 @@ export class CatchAllController {
   constructor(
     private readonly upstream: UpstreamClient,
     private readonly resolver: UpstreamTargetResolver,
-    private readonly policy: ForwardingPolicy,
   ) {}
 
   @All('*path')
   async proxy(@Req() req: RawBodyRequest<Request>, @Res() res: Response): Promise<void> {
-    const hasParsedBody = (req as unknown as { _body?: boolean })._body === true;
-    const headers = upstreamHeaders(req.headers, this.policy.gatewayKeyDigests());
-    // A JSON body the gateway's parser consumed goes out as the bytes it was parsed from, inflated.
-    if (hasParsedBody) delete headers['content-encoding'];
+    // A JSON body the gateway's parser consumed (it keeps the bytes as rawBody, Nest's
+    // RawBodyRequest convention) goes out as those bytes, inflated; anything else streams through.
+    const rawBody = req.rawBody;
+    const headers = upstreamHeaders(req.headers, accountOf(req).credentialHeaders);
+    if (rawBody !== undefined) delete headers['content-encoding'];
     const response = await this.upstream.send({
       method: req.method,
       url: joinUrl(this.resolver.defaultBase(), req.originalUrl),
       headers,
-      body: hasParsedBody ? (req.rawBody ?? Buffer.from(JSON.stringify(req.body))) : ['GET', 'HEAD'].includes(req.method) ? undefined : (req as Readable),
+      body: rawBody ?? (['GET', 'HEAD'].includes(req.method) ? undefined : (req as Readable)),
       guardPrivate: false,
       signal: abortOnClientGone(res),
     });

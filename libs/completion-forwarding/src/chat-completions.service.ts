@@ -1,9 +1,4 @@
 /**
- * completion-forwarding owns calling the upstream: provider routing, the
- * non-streaming and SSE paths, timeouts, the catch-all proxy, and emitting
- * the Langfuse trace of each completion. It records successes through
- * RolloutTracker and must not know how tracking is stored.
- *
  * Order of a tracked call: tag → forward → (200) trace handed to the
  * exporter → id recorded → response to the client. For SSE the upstream's
  * `[DONE]` is held back until the id is recorded, so a client never sees a
@@ -11,7 +6,7 @@
  * events after `[DONE]`, so the failure must replace it).
  */
 import { Injectable, Logger } from '@nestjs/common';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
 import { AccountInfo, assertProjectAccess } from '@app/auth';
@@ -23,6 +18,7 @@ import { ChatRequestPreprocessor } from './chat-request.preprocessor';
 import { CompletionTrace, CompletionTracer } from './completion.tracer';
 import { clientHeaders, upstreamHeaders } from './forwarded-headers';
 import { ForwardingPolicy } from './forwarding.policy';
+import { abortOnClientGone, writeForwardResult } from './response-writer';
 import { SseAccumulator } from './sse-accumulator';
 import { UpstreamClient, UpstreamResponse } from './upstream.client';
 import { UpstreamTarget, UpstreamTargetResolver } from './upstream-target.resolver';
@@ -61,6 +57,18 @@ export class ChatCompletionsService {
     private readonly policy: ForwardingPolicy,
   ) {}
 
+  /**
+   * What a chat route does once the caller is authenticated and the body is
+   * parsed: forward, then write the answer to a plain node response. The Nest
+   * route and the gateway's direct chat route both call it, so both answer
+   * alike. Rejects before anything was written (the caller sends the error)
+   * or after a stream started (the caller ends the socket).
+   */
+  async serve(params: ChatRouteParams, body: unknown, headers: IncomingHttpHeaders, account: AccountInfo, res: ServerResponse): Promise<void> {
+    const result = await this.forward({ params, body, headers, account, signal: abortOnClientGone(res) });
+    await writeForwardResult(res, result);
+  }
+
   async forward(call: ChatCall): Promise<ForwardResult> {
     const initial = { route: parseChatRoute(call.params), body: checkBody(call.body) };
     const { route, body } = await this.preprocessor.process(initial, { account: call.account, headers: call.headers });
@@ -87,7 +95,7 @@ export class ChatCompletionsService {
       startTime: new Date(),
     });
 
-    const headers = upstreamHeaders(call.headers, this.policy.gatewayKeyDigests());
+    const headers = upstreamHeaders(call.headers, call.account.credentialHeaders);
     headers['content-type'] = 'application/json';
     let response: UpstreamResponse;
     try {

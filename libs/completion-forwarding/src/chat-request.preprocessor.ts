@@ -22,13 +22,7 @@ export abstract class ChatRequestPreprocessor {
   abstract process(request: ChatRequest, context: ChatRequestContext): Promise<ChatRequest>;
 }
 
-/**
- * Optional global token, as for the traces preprocessor: when a module
- * (GatewayModule's `chatPreprocessor` extra) provides it,
- * CompletionForwardingModule uses it instead of the pass-through.
- */
-export const CUSTOM_CHAT_PREPROCESSOR = Symbol('CUSTOM_CHAT_PREPROCESSOR');
-
+/** The default: the request as it came. */
 @Injectable()
 export class PassThroughChatRequestPreprocessor extends ChatRequestPreprocessor {
   async process(request: ChatRequest): Promise<ChatRequest> {

@@ -1,47 +1,70 @@
-import { Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
-import { HttpUpstreamClient } from './http-upstream.client';
+/**
+ * completion-forwarding owns calling the upstream: provider routing, the
+ * non-streaming and SSE paths, timeouts, the catch-all proxy, and handing
+ * each completion to the CompletionTracer port. It records successes through
+ * RolloutTracker and must not know how tracking is stored or how traces are
+ * exported (the tracer is an adapter the composer binds, e.g. @app/langfuse-export).
+ */
+import { DynamicModule, Module, ModuleMetadata, Type } from '@nestjs/common';
+import { SettingsModuleRef, settingsProvider } from '@app/settings';
 import { CatchAllController } from './catch-all.controller';
 import { ChatCompletionsController } from './chat-completions.controller';
 import { ChatCompletionsService } from './chat-completions.service';
-import { ChatRequestPreprocessor, CUSTOM_CHAT_PREPROCESSOR, PassThroughChatRequestPreprocessor } from './chat-request.preprocessor';
+import { ChatRequestPreprocessor, PassThroughChatRequestPreprocessor } from './chat-request.preprocessor';
 import { CompletionTracer } from './completion.tracer';
-import { forwardingConfig, tracingConfig } from './forwarding.config';
 import { ForwardingPolicy } from './forwarding.policy';
-import { LangfuseCompletionTracer } from './langfuse-completion.tracer';
+import { ForwardingSettings } from './forwarding.settings';
+import { HttpUpstreamClient } from './http-upstream.client';
 import { UpstreamClient } from './upstream.client';
 import { UpstreamTargetResolver } from './upstream-target.resolver';
 
-/** The upstream connection pool and routing, shared by chat and catch-all. */
-@Module({
-  imports: [ConfigModule.forFeature(forwardingConfig)],
-  providers: [{ provide: UpstreamClient, useClass: HttpUpstreamClient }, UpstreamTargetResolver, ForwardingPolicy],
-  exports: [UpstreamClient, UpstreamTargetResolver, ForwardingPolicy],
-})
-export class UpstreamModule {}
+export interface CompletionForwardingModuleOptions {
+  settings: SettingsModuleRef;
+  /** CredentialVaultModule.forRoot(…): projects, and Langfuse keys for a trusted LiteLLM. */
+  vault: DynamicModule;
+  /** CompletenessTrackingModule.forRoot(…): where successful completions are recorded. */
+  tracking: DynamicModule;
+  /** The CompletionTracer: a module that exports it (LangfuseExportModule.forRoot(…)), or your own class. */
+  tracer: DynamicModule | Type<CompletionTracer>;
+  /** Your own UpstreamClient instead of the node:http one. */
+  upstreamClient?: Type<UpstreamClient>;
+  /** Rewrites a chat call's body and path metadata before it is tagged and forwarded. */
+  chatPreprocessor?: Type<ChatRequestPreprocessor>;
+  /** Modules your adapters may inject from. */
+  imports?: ModuleMetadata['imports'];
+}
 
-/** Chat completions: the route, forwarding, tracing; the preprocessor is replaceable (CUSTOM_CHAT_PREPROCESSOR). */
-@Module({
-  imports: [UpstreamModule, ConfigModule.forFeature(tracingConfig)],
-  controllers: [ChatCompletionsController],
-  providers: [
-    ChatCompletionsService,
-    LangfuseCompletionTracer,
-    { provide: CompletionTracer, useExisting: LangfuseCompletionTracer },
-    PassThroughChatRequestPreprocessor,
-    {
-      provide: ChatRequestPreprocessor,
-      inject: [PassThroughChatRequestPreprocessor, { token: CUSTOM_CHAT_PREPROCESSOR, optional: true }],
-      useFactory: (passThrough: ChatRequestPreprocessor, custom?: ChatRequestPreprocessor) => custom ?? passThrough,
-    },
-  ],
-  exports: [ChatCompletionsService, CompletionTracer, LangfuseCompletionTracer, ChatRequestPreprocessor, UpstreamModule],
-})
-export class CompletionForwardingModule {}
+@Module({})
+export class CompletionForwardingModule {
+  static forRoot(options: CompletionForwardingModuleOptions): DynamicModule {
+    const { settings, vault, tracking, tracer, upstreamClient, chatPreprocessor, imports = [] } = options;
+    const tracerModule = isDynamicModule(tracer) ? tracer : undefined;
+    return {
+      module: CompletionForwardingModule,
+      imports: [settings, vault, tracking, ...(tracerModule ? [tracerModule] : []), ...imports],
+      controllers: [ChatCompletionsController],
+      providers: [
+        settingsProvider(ForwardingSettings),
+        { provide: UpstreamClient, useClass: upstreamClient ?? HttpUpstreamClient },
+        UpstreamTargetResolver,
+        ForwardingPolicy,
+        ChatCompletionsService,
+        ...(tracerModule ? [] : [{ provide: CompletionTracer, useClass: tracer as Type<CompletionTracer> }]),
+        { provide: ChatRequestPreprocessor, useClass: chatPreprocessor ?? PassThroughChatRequestPreprocessor },
+      ],
+      exports: [ChatCompletionsService, UpstreamClient, UpstreamTargetResolver, ForwardingSettings],
+    };
+  }
+}
 
-/** The catch-all route; import it after every other module so it matches last. */
-@Module({
-  imports: [UpstreamModule],
-  controllers: [CatchAllController],
-})
-export class CatchAllProxyModule {}
+/** The catch-all route: import it after every other module, so it matches last. */
+@Module({})
+export class CatchAllProxyModule {
+  static forRoot({ forwarding }: { forwarding: DynamicModule }): DynamicModule {
+    return { module: CatchAllProxyModule, imports: [forwarding], controllers: [CatchAllController] };
+  }
+}
+
+function isDynamicModule(value: DynamicModule | Type<unknown>): value is DynamicModule {
+  return typeof value === 'object' && value !== null && 'module' in value;
+}

@@ -39,7 +39,8 @@ export interface CompletionTrace {
 
 /**
  * The port that records one trace per completion. Returns undefined when
- * tracing is off for the project. Swap with `{ provide: CompletionTracer, useClass }`.
+ * tracing is off for the project. The default adapter is @app/langfuse-export;
+ * pass your own to GatewayModule.forRoot({ completionTracer }).
  */
 export abstract class CompletionTracer {
   abstract start(info: CompletionTraceStart): CompletionTrace | undefined;

@@ -1,37 +1,47 @@
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
-/** Never forwarded upstream: hop-by-hop, recomputed, or the gateway's own credentials. */
+/** Never forwarded upstream: hop-by-hop, recomputed, or the gateway's own. */
 const DROP_REQUEST = new Set([
   'host', 'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding',
   'upgrade', 'content-length', 'accept-encoding', 'cookie', 'x-gateway-key', 'expect', 'x-request-id',
 ]);
 
+/**
+ * The provider key, when `Authorization` carries the gateway credential (a
+ * JWT, say): sent upstream as `Authorization`, never as itself.
+ */
+export const PROVIDER_AUTHORIZATION_HEADER = 'x-provider-authorization';
+
 /** Never relayed back: hop-by-hop, or invalid once the upstream client inflated and we re-framed the body. */
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'set-cookie']);
 
 /**
- * Client headers for the upstream. The client's provider key
- * (Authorization) is forwarded as is — unless it is one of the gateway's own
- * API keys, which never leave the gateway.
+ * Client headers for the upstream. `credentialHeaders` are the headers the
+ * caller's gateway credential came from (AccountInfo.credentialHeaders):
+ * whatever the AuthProvider consumed never leaves the gateway. The provider
+ * key is then `X-Provider-Authorization` if sent, else the client's
+ * `Authorization` unless the gateway consumed it.
  */
-export function upstreamHeaders(incoming: IncomingHttpHeaders, gatewayKeyDigests: ReadonlySet<string>): Record<string, string> {
+export function upstreamHeaders(incoming: IncomingHttpHeaders, credentialHeaders: readonly string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(incoming)) {
+  for (const name in incoming) {
+    const value = incoming[name];
     if (value === undefined || DROP_REQUEST.has(name)) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
-  const auth = out.authorization;
-  if (auth && gatewayKeyDigests.size > 0) {
-    const token = auth.replace(/^bearer\s+/i, '').trim();
-    if (gatewayKeyDigests.has(createHash('sha256').update(token).digest('hex'))) delete out.authorization;
+  for (const name of credentialHeaders) delete out[name];
+  const provider = out[PROVIDER_AUTHORIZATION_HEADER];
+  if (provider !== undefined) {
+    delete out[PROVIDER_AUTHORIZATION_HEADER];
+    out.authorization = provider;
   }
   return out;
 }
 
 export function clientHeaders(upstream: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined || DROP_RESPONSE.has(name)) continue;
     out[name] = value;
   }

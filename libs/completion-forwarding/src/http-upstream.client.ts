@@ -1,5 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
@@ -7,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { GatewayError, GatewayErrorCode } from '@app/common';
-import { forwardingConfig } from './forwarding.config';
+import { ForwardingSettings } from './forwarding.settings';
 import { guardedLookup, isPrivateAddress } from './ssrf-guard';
 import { UpstreamClient, UpstreamRequest, UpstreamResponse } from './upstream.client';
 
@@ -26,7 +25,7 @@ export class HttpUpstreamClient extends UpstreamClient implements OnModuleDestro
   private readonly guardedAgents: { http: http.Agent; https: https.Agent };
   private readonly timeoutMs: number;
 
-  constructor(@Inject(forwardingConfig.KEY) config: ConfigType<typeof forwardingConfig>) {
+  constructor(config: ForwardingSettings) {
     super();
     const common = { keepAlive: true, maxFreeSockets: config.UPSTREAM_MAX_FREE_SOCKETS, scheduling: 'lifo' as const };
     this.agents = { http: new http.Agent(common), https: new https.Agent(common) };

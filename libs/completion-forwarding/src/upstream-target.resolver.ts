@@ -1,6 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
-import { forwardingConfig } from './forwarding.config';
+import { Injectable } from '@nestjs/common';
+import { ForwardingSettings } from './forwarding.settings';
 
 /**
  * OpenAI-compatible bases of the providers a `provider/` model prefix names
@@ -59,7 +58,7 @@ export function parseProviderOverrides(spec: string | undefined): Record<string,
 export class UpstreamTargetResolver {
   private readonly providers: Record<string, string>;
 
-  constructor(@Inject(forwardingConfig.KEY) private readonly config: ConfigType<typeof forwardingConfig>) {
+  constructor(private readonly config: ForwardingSettings) {
     this.providers = { ...BUILT_IN_PROVIDERS, ...parseProviderOverrides(config.UPSTREAM_PROVIDERS) };
   }
 

@@ -19,7 +19,8 @@ export interface UpstreamResponse {
 }
 
 /**
- * The port the forwarder sends through. Adapters throw GatewayError with
+ * The port the forwarder sends through (default: HttpUpstreamClient; pass
+ * your own to GatewayModule.forRoot({ upstreamClient })). Adapters throw GatewayError with
  * UpstreamUnreachable (502), UpstreamTimeout (504) or ForbiddenUpstream (403).
  */
 export abstract class UpstreamClient {

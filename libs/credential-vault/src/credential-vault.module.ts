@@ -1,12 +1,20 @@
-import { Global, Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
-import { vaultConfig } from './vault.config';
+import { DynamicModule, Module } from '@nestjs/common';
+import { SettingsModuleRef, settingsProvider } from '@app/settings';
 import { CredentialVault } from './credential-vault.service';
+import { VaultSettings } from './vault.settings';
 
-@Global()
-@Module({
-  imports: [ConfigModule.forFeature(vaultConfig)],
-  providers: [CredentialVault],
-  exports: [CredentialVault],
-})
-export class CredentialVaultModule {}
+export interface CredentialVaultModuleDeps {
+  settings: SettingsModuleRef;
+}
+
+@Module({})
+export class CredentialVaultModule {
+  static forRoot({ settings }: CredentialVaultModuleDeps): DynamicModule {
+    return {
+      module: CredentialVaultModule,
+      imports: [settings],
+      providers: [settingsProvider(VaultSettings), CredentialVault],
+      exports: [CredentialVault],
+    };
+  }
+}

@@ -4,15 +4,14 @@
  * demand. It must never serialise a secret into a response or a log line
  * (LangfuseCredentials hides its secret from JSON and inspect).
  */
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
+import { Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { GatewayError, GatewayErrorCode } from '@app/common';
-import { vaultConfig } from './vault.config';
 import { LangfuseCredentials } from './langfuse-credentials';
 import { ApiKeyEntry, loadSecretsFile, SecretsFile } from './secrets-file';
+import { VaultSettings } from './vault.settings';
 
 const DEFAULT_SECRETS_FILE = 'secrets.yaml';
 
@@ -28,7 +27,7 @@ export class CredentialVault {
   private readonly listeners: Array<() => void> = [];
   readonly path?: string;
 
-  constructor(@Inject(vaultConfig.KEY) private readonly config: ConfigType<typeof vaultConfig>) {
+  constructor(private readonly config: VaultSettings) {
     if (config.SECRETS_PATH) {
       this.path = resolve(config.SECRETS_PATH);
     } else if (existsSync(DEFAULT_SECRETS_FILE)) {

@@ -1,3 +1,5 @@
+import { plainToInstance, Type } from 'class-transformer';
+import { ArrayUnique, IsArray, IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, Matches, MinLength, ValidateNested, validateSync, ValidationError } from 'class-validator';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 
@@ -29,6 +31,63 @@ export class SecretsFileError extends Error {
   }
 }
 
+// The file's shape, as class-validator DTOs. Messages name what is wrong,
+// never the value (the validator's messages below carry no $value).
+const NON_EMPTY = { message: 'missing or not a string' };
+
+class ProjectKeysDto {
+  @IsString(NON_EMPTY)
+  @IsNotEmpty(NON_EMPTY)
+  public_key: string;
+
+  @IsString(NON_EMPTY)
+  @IsNotEmpty(NON_EMPTY)
+  secret_key: string;
+
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true }, { message: 'must be an http(s) URL' })
+  host?: string;
+}
+
+class ApiKeyDto {
+  @IsString(NON_EMPTY)
+  @IsNotEmpty(NON_EMPTY)
+  account_id: string;
+
+  @IsOptional()
+  @IsString({ message: 'must be a string of at least 16 characters' })
+  @MinLength(16, { message: 'must be a string of at least 16 characters' })
+  key?: string;
+
+  @IsOptional()
+  @Matches(/^[0-9a-f]{64}$/i, { message: 'must be 64 hex characters' })
+  key_sha256?: string;
+
+  @IsOptional()
+  @IsArray({ message: 'must be a list of project ids' })
+  @IsString({ each: true, message: 'must be a list of project ids' })
+  @ArrayUnique({ message: 'lists a project twice' })
+  projects?: string[];
+}
+
+class SecretsFileDto {
+  @IsOptional()
+  @IsObject({ message: 'must map project ids to {public_key, secret_key}' })
+  @ValidateNested({ each: true })
+  @Type(() => ProjectKeysDto)
+  langfuse_keys?: Map<string, ProjectKeysDto>;
+
+  @IsOptional()
+  @IsString({ message: 'must be a string' })
+  default_project_id?: string;
+
+  @IsOptional()
+  @IsArray({ message: 'must be a list of {account_id, key | key_sha256, projects}' })
+  @ValidateNested({ each: true })
+  @Type(() => ApiKeyDto)
+  api_keys?: ApiKeyDto[];
+}
+
 /**
  * Parses and validates the secrets YAML. Every problem is reported at once,
  * each naming the file key; values are never echoed back.
@@ -36,107 +95,54 @@ export class SecretsFileError extends Error {
 export function loadSecretsFile(path: string, sha256: (s: string) => string): SecretsFile {
   let doc: unknown;
   try {
-    doc = parse(readFileSync(path, 'utf8'));
+    doc = parse(readFileSync(path, 'utf8')) ?? {};
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `not valid YAML (${(err as Error).message.split('\n')[0]})`;
     throw new SecretsFileError(path, [reason]);
   }
-  const problems: string[] = [];
-  const result: SecretsFile = { projects: new Map(), apiKeys: [] };
-  if (doc === null || doc === undefined) doc = {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
     throw new SecretsFileError(path, ['the top level must be a mapping with langfuse_keys, default_project_id, api_keys']);
   }
-  const root = doc as Record<string, unknown>;
-  const known = new Set(['langfuse_keys', 'default_project_id', 'api_keys']);
-  for (const key of Object.keys(root)) if (!known.has(key)) problems.push(`${key}: unknown key (expected langfuse_keys, default_project_id, api_keys)`);
+  const dto = plainToInstance(SecretsFileDto, doc);
+  const problems = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false }).flatMap((e) => describe(e, ''));
 
-  const keys = root.langfuse_keys;
-  if (keys !== undefined && keys !== null) {
-    if (typeof keys !== 'object' || Array.isArray(keys)) {
-      problems.push('langfuse_keys: must map project ids to {public_key, secret_key}');
-    } else {
-      for (const [projectId, entry] of Object.entries(keys as Record<string, unknown>)) {
-        const where = `langfuse_keys.${projectId}`;
-        if (!entry || typeof entry !== 'object' || Array.isArray(entry)) {
-          problems.push(`${where}: must be a mapping with public_key and secret_key`);
-          continue;
-        }
-        const e = entry as Record<string, unknown>;
-        const publicKey = e.public_key;
-        const secretKey = e.secret_key;
-        if (typeof publicKey !== 'string' || publicKey.trim() === '') problems.push(`${where}.public_key: missing or not a string`);
-        if (typeof secretKey !== 'string' || secretKey.trim() === '') problems.push(`${where}.secret_key: missing or not a string`);
-        if (e.host !== undefined && !isHttpUrl(e.host)) problems.push(`${where}.host: must be an http(s) URL`);
-        for (const k of Object.keys(e)) if (!['public_key', 'secret_key', 'host'].includes(k)) problems.push(`${where}.${k}: unknown key`);
-        if (typeof publicKey === 'string' && typeof secretKey === 'string') {
-          result.projects.set(projectId, {
-            publicKey: publicKey.trim(),
-            secretKey: secretKey.trim(),
-            host: typeof e.host === 'string' ? e.host.replace(/\/+$/, '') : undefined,
-          });
-        }
-      }
-    }
+  const projects = new Map<string, ProjectKeys>();
+  for (const [id, keys] of dto.langfuse_keys instanceof Map ? dto.langfuse_keys : []) {
+    if (typeof keys?.public_key !== 'string' || typeof keys.secret_key !== 'string') continue;
+    projects.set(id, { publicKey: keys.public_key.trim(), secretKey: keys.secret_key.trim(), host: keys.host?.replace(/\/+$/, '') });
   }
 
-  const def = root.default_project_id;
-  if (def !== undefined && def !== null) {
-    if (typeof def !== 'string') problems.push('default_project_id: must be a string');
-    else if (!result.projects.has(def) && problems.length === 0) problems.push(`default_project_id: "${def}" is not a project under langfuse_keys`);
-    else result.defaultProjectId = def;
-  } else if (result.projects.size === 1) {
-    result.defaultProjectId = [...result.projects.keys()][0];
-  } else if (result.projects.size > 1) {
+  // The rules that span keys.
+  let defaultProjectId = dto.default_project_id;
+  if (typeof defaultProjectId === 'string') {
+    if (!projects.has(defaultProjectId) && problems.length === 0) problems.push(`default_project_id: "${defaultProjectId}" is not a project under langfuse_keys`);
+  } else if (defaultProjectId === undefined && projects.size === 1) {
+    defaultProjectId = [...projects.keys()][0];
+  } else if (defaultProjectId === undefined && projects.size > 1) {
     problems.push('default_project_id: required when langfuse_keys has more than one project');
   }
 
-  const apiKeys = root.api_keys;
-  if (apiKeys !== undefined && apiKeys !== null) {
-    if (!Array.isArray(apiKeys)) {
-      problems.push('api_keys: must be a list of {account_id, key | key_sha256, projects}');
-    } else {
-      apiKeys.forEach((entry, i) => {
-        const where = `api_keys[${i}]`;
-        if (!entry || typeof entry !== 'object') return problems.push(`${where}: must be a mapping`);
-        const e = entry as Record<string, unknown>;
-        if (typeof e.account_id !== 'string' || !e.account_id) problems.push(`${where}.account_id: missing or not a string`);
-        const hasKey = typeof e.key === 'string' && e.key.length >= 16;
-        const hasHash = typeof e.key_sha256 === 'string' && /^[0-9a-f]{64}$/i.test(e.key_sha256);
-        if (e.key !== undefined && !hasKey) problems.push(`${where}.key: must be a string of at least 16 characters`);
-        if (e.key_sha256 !== undefined && !hasHash) problems.push(`${where}.key_sha256: must be 64 hex characters`);
-        if (!hasKey && !hasHash && e.key === undefined && e.key_sha256 === undefined) problems.push(`${where}: needs key or key_sha256`);
-        let projects: string[] | undefined;
-        if (e.projects !== undefined) {
-          if (!Array.isArray(e.projects) || e.projects.some((p) => typeof p !== 'string')) {
-            problems.push(`${where}.projects: must be a list of project ids`);
-          } else {
-            projects = e.projects as string[];
-            for (const p of projects) if (!result.projects.has(p)) problems.push(`${where}.projects: "${p}" is not a project under langfuse_keys`);
-          }
-        }
-        if (typeof e.account_id === 'string' && (hasKey || hasHash)) {
-          result.apiKeys.push({
-            accountId: e.account_id,
-            keySha256: hasHash ? (e.key_sha256 as string).toLowerCase() : sha256(e.key as string),
-            projects,
-          });
-        }
-        return undefined;
-      });
+  const apiKeys: ApiKeyEntry[] = [];
+  (Array.isArray(dto.api_keys) ? dto.api_keys : []).forEach((entry, i) => {
+    const where = `api_keys[${i}]`;
+    if (entry?.key === undefined && entry?.key_sha256 === undefined) problems.push(`${where}: needs key or key_sha256`);
+    for (const p of Array.isArray(entry?.projects) ? entry.projects : []) {
+      if (typeof p === 'string' && !projects.has(p)) problems.push(`${where}.projects: "${p}" is not a project under langfuse_keys`);
     }
-  }
+    if (typeof entry?.account_id !== 'string') return;
+    const keySha256 = typeof entry.key_sha256 === 'string' ? entry.key_sha256.toLowerCase() : typeof entry.key === 'string' ? sha256(entry.key) : undefined;
+    if (keySha256) apiKeys.push({ accountId: entry.account_id, keySha256, projects: entry.projects });
+  });
 
   if (problems.length > 0) throw new SecretsFileError(path, problems);
-  return result;
+  return { projects, defaultProjectId, apiKeys };
 }
 
-function isHttpUrl(v: unknown): boolean {
-  if (typeof v !== 'string') return false;
-  try {
-    const u = new URL(v);
-    return u.protocol === 'http:' || u.protocol === 'https:';
-  } catch {
-    return false;
-  }
+/** `langfuse_keys.p1.secret_key: missing or not a string`, for every leaf of the validator's error tree. */
+function describe(error: ValidationError, parent: string): string[] {
+  const path = !parent ? error.property : /^\d+$/.test(error.property) ? `${parent}[${error.property}]` : `${parent}.${error.property}`;
+  const own = Object.entries(error.constraints ?? {}).map(([kind, message]) =>
+    kind === 'whitelistValidation' ? `${path}: unknown key` : kind === 'nestedValidation' ? `${path}: must be a mapping` : `${path}: ${message}`,
+  );
+  return [...new Set(own), ...(error.children ?? []).flatMap((child) => describe(child, path))];
 }

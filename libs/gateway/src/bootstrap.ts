@@ -1,44 +1,48 @@
-import { INestApplication, Logger } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
+import { Logger, Scope } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import type { Server } from 'node:http';
-import { CredentialVault } from '@app/credential-vault';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { appConfig } from './app.config';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RequestAuthenticator } from '@app/auth';
+import { ChatCompletionsService } from '@app/completion-forwarding';
+import { CredentialVault } from '@app/credential-vault';
+import { SettingsModuleOptions, SettingsSource } from '@app/settings';
+import { AppSettings } from './app.settings';
+import { DirectChatRoute } from './direct-chat-route';
 import { GatewayExceptionFilter } from './gateway-exception.filter';
 import { GatewayLogger } from './gateway.logger';
-import { DirectChatRouteParts, installDirectChatRoute, markGatewayMiddleware } from './direct-chat-route';
+import { GatewayAppOptions, GatewaySettings } from './gateway.module';
 import { jsonBodyParser } from './json-body';
 import { GatewayMetrics } from './metrics';
 import { requestContextMiddleware } from './request-context.middleware';
 
-export function createGatewayLogger(): GatewayLogger {
-  const level = (process.env.LOG_LEVEL ?? 'info').toLowerCase();
-  const format = (process.env.LOG_FORMAT ?? (process.env.NODE_ENV === 'production' ? 'json' : 'text')).toLowerCase() === 'json' ? 'json' : 'text';
-  return new GatewayLogger(level, format);
+/**
+ * The logger to create the app with, from LOG_LEVEL / LOG_FORMAT as the
+ * gateway will read them (pass the same settings as to GatewayModule).
+ */
+export function createGatewayLogger(options: Omit<SettingsModuleOptions, 'settings'> & { settings?: GatewaySettings } = {}): GatewayLogger {
+  const settings = new SettingsSource(options).load(AppSettings);
+  return new GatewayLogger(settings.LOG_LEVEL, settings.LOG_FORMAT);
 }
 
 /**
- * Everything main.ts does to the app besides listening, shared with the
- * e2e tests so they run the same gateway. Create the app with
- * `{ bodyParser: false }`: the request context and the JSON parser (with
- * MAX_BODY_SIZE) are installed here, then the direct chat route in front of
- * Express (direct-chat-route.ts), which checks at the first chat call that
- * nothing added after this applies to chat routes.
+ * Everything an app does to the Nest application besides listening, shared
+ * with the e2e tests so they run the same gateway. Create the app with
+ * `{ bodyParser: false }`: the request context (request ids, metrics, access
+ * log) and the JSON parser (with MAX_BODY_SIZE) are installed here, then the
+ * error filter and the docs. Add your own middleware after this.
  */
 export function configureGatewayApp(app: NestExpressApplication): void {
-  const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
+  const settings = app.get(AppSettings);
   // Request context first, so body errors (413, bad JSON) carry a request id and an access log line.
-  const context = markGatewayMiddleware(requestContextMiddleware(metricsOf(app)));
-  const body = markGatewayMiddleware(jsonBodyParser(config.MAX_BODY_SIZE));
-  app.use(context);
-  app.use(body);
-  installDirectChatRoute(app, { enabled: config.CHAT_DIRECT_ROUTE, context, body: body as DirectChatRouteParts['body'] });
+  app.use(requestContextMiddleware(app.get(GatewayMetrics)));
+  app.use(jsonBodyParser(settings.MAX_BODY_SIZE));
   app.set('etag', false);
   app.set('x-powered-by', false);
   app.set('query parser', 'extended');
   app.useGlobalFilters(new GatewayExceptionFilter());
-  if (config.DOCS_ENABLED) {
+  if (settings.DOCS_ENABLED) {
     // Registered before the catch-all route, so /docs is not proxied upstream.
     const document = SwaggerModule.createDocument(
       app,
@@ -52,13 +56,83 @@ export function configureGatewayApp(app: NestExpressApplication): void {
   }
 }
 
-/** GatewayModule's metrics; an app assembled from the feature modules alone has none. */
-function metricsOf(app: NestExpressApplication): GatewayMetrics | undefined {
-  try {
-    return app.get(GatewayMetrics, { strict: false });
-  } catch {
+/** The listening gateway: its own HTTP server in front of the Nest app. */
+export interface GatewayServer {
+  app: NestExpressApplication;
+  server: Server;
+  /** `http://host:port` it listens on. */
+  url: string;
+  /** Stops listening, closes every connection, then closes the app (modules drain and flush). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the gateway's HTTP server (PORT/HOST unless given). The server is
+ * ours, not Nest's, the way Nest documents serving an initialised app from
+ * your own `http.createServer`: every request goes to the Express app, except
+ * POST …/chat/completions when the app opted in to the direct chat route
+ * (GatewayModule.forRoot({ directChatRoute: true }) and CHAT_DIRECT_ROUTE).
+ */
+export async function listenGateway(app: NestExpressApplication, where: { port?: number; host?: string } = {}): Promise<GatewayServer> {
+  await app.init();
+  const settings = app.get(AppSettings);
+  const logger = new Logger('Gateway');
+  const framework = app.getHttpAdapter().getInstance() as (req: IncomingMessage, res: ServerResponse) => void;
+  const direct = directChatRoute(app, settings, logger);
+  const server = createServer(direct ? (req, res) => void (direct.handle(req, res) || framework(req, res)) : framework);
+  const port = where.port ?? settings.PORT;
+  const host = where.host ?? settings.HOST;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    server,
+    url,
+    close: () =>
+      (closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await app.close();
+      })()),
+  };
+}
+
+function directChatRoute(app: NestExpressApplication, settings: AppSettings, logger: Logger): DirectChatRoute | undefined {
+  if (!app.get(GatewayAppOptions).directChatRoute) {
+    logger.log('Chat completions go through Express and Nest (the app did not opt in to the direct chat route).');
     return undefined;
   }
+  if (!settings.CHAT_DIRECT_ROUTE) {
+    logger.log('Chat completions go through Express and Nest (CHAT_DIRECT_ROUTE=false).');
+    return undefined;
+  }
+  const refs = app.get(ModuleRef);
+  const scoped = [
+    ...(refs.introspect(RequestAuthenticator).scope === Scope.DEFAULT ? [] : ['RequestAuthenticator']),
+    ...(refs.introspect(ChatCompletionsService).scope === Scope.DEFAULT ? [] : ['ChatCompletionsService']),
+  ];
+  if (scoped.length > 0) {
+    throw new Error(
+      `The direct chat route serves every chat call with one instance of ${scoped.join(' and ')}, but a request-scoped or transient provider sits behind it ` +
+        '(a chat preprocessor or auth provider, say): make that provider a singleton, or use directChatRoute: false.',
+    );
+  }
+  const authenticator = app.get(RequestAuthenticator);
+  const chat = app.get(ChatCompletionsService);
+  logger.log(
+    'Chat completions take the direct route (opted in with directChatRoute: true): POST …/chat/completions runs the gateway’s request context, body parser, AuthProvider and error body, and no other middleware, guard, interceptor, pipe or filter.',
+  );
+  return new DirectChatRoute({ context: requestContextMiddleware(app.get(GatewayMetrics)), body: jsonBodyParser(settings.MAX_BODY_SIZE), authenticator, chat });
 }
 
 /**
@@ -66,21 +140,21 @@ function metricsOf(app: NestExpressApplication): GatewayMetrics | undefined {
  * (up to SHUTDOWN_TIMEOUT), then close modules — which drains the
  * registration retry queue and flushes trace export. SIGHUP reloads secrets.
  */
-export function installSignalHandlers(app: INestApplication): void {
+export function installSignalHandlers(gateway: GatewayServer): void {
+  const { app, server } = gateway;
   const logger = new Logger('Shutdown');
-  const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
+  const settings = app.get(AppSettings);
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
-    logger.log(`${signal}: draining in-flight requests (up to ${config.SHUTDOWN_TIMEOUT} s)`);
-    const server = app.getHttpServer() as Server;
+    logger.log(`${signal}: draining in-flight requests (up to ${settings.SHUTDOWN_TIMEOUT} s)`);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         logger.warn('Shutdown timeout: closing the remaining connections');
         server.closeAllConnections();
         resolve();
-      }, config.SHUTDOWN_TIMEOUT * 1000);
+      }, settings.SHUTDOWN_TIMEOUT * 1000);
       timer.unref();
       server.close(() => {
         clearTimeout(timer);

@@ -11,8 +11,9 @@ const LEVELS: Record<string, LogLevel[]> = {
 
 /**
  * Nest's console logger, JSON in production, with the request id, rollout
- * id and project of the current request on every line. Callers never log
- * secrets (see @app/common redact).
+ * id and project of the current request on every line. Nothing logs a
+ * secret: Langfuse keys hide themselves from JSON and inspect
+ * (LangfuseCredentials), client keys are never put in a log line.
  */
 export class GatewayLogger extends ConsoleLogger {
   constructor(level: string, format: 'json' | 'text') {

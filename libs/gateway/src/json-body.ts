@@ -1,7 +1,7 @@
-import express, { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { RawBodyRequest } from '@nestjs/common';
+import express from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, GatewayErrorCode } from '@app/common';
-import { parseByteSize } from './app.config';
+import { parseByteSize } from '@app/settings';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 const CHARSET = /;\s*charset\s*=\s*"?([\w-]+)/i;
@@ -18,36 +18,37 @@ const CHARSET = /;\s*charset\s*=\s*"?([\w-]+)/i;
  * (RFC 8259): another declared charset is refused. Other content types are
  * left unread (the catch-all proxy streams them upstream). A parsed body keeps
  * the bytes it came in (inflated) as `req.rawBody`, Nest's RawBodyRequest
- * convention, so the catch-all proxy passes on what the client sent.
+ * convention: that marks the body as read, and the catch-all proxy passes on
+ * what the client sent.
  */
-export function jsonBodyParser(limitSetting: string): RequestHandler {
+/** A request as the parser leaves it: the parsed body, and the bytes it was parsed from. */
+export type JsonRequest = IncomingMessage & { body?: unknown; rawBody?: Buffer };
+export type JsonBodyParser = (req: JsonRequest, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+export function jsonBodyParser(limitSetting: string): JsonBodyParser {
   const limit = parseByteSize(limitSetting);
   const general = express.json({
     limit,
     type: ['application/json', 'application/*+json'],
-    verify: (req, _res, buf) => void ((req as RawBodyRequest<Request>).rawBody = buf),
+    verify: (req, _res, buf) => void ((req as JsonRequest).rawBody = buf),
   });
   const tooLarge = () =>
     new GatewayError(GatewayErrorCode.BodyTooLarge, `The request body is larger than MAX_BODY_SIZE (${limitSetting}). Send less, or raise MAX_BODY_SIZE.`);
   const invalid = (message: string) =>
     new GatewayError(GatewayErrorCode.InvalidJson, `The request body is not valid JSON (${message}). Send a JSON object with Content-Type: application/json.`);
 
-  const fromBodyParser = (req: Request, res: Response, next: NextFunction) =>
-    general(req, res, (err?: unknown) => {
-      if (!err) {
-        // body-parser 2 no longer flags a consumed body; the catch-all proxy reads the flag.
-        if (req.body !== undefined) (req as { _body?: boolean })._body = true;
-        return next();
-      }
+  const fromBodyParser: JsonBodyParser = (req, res, next) =>
+    general(req as never, res as never, (err?: unknown) => {
+      if (!err) return next();
       const e = err as { type?: string; message?: string };
       if (e.type === 'entity.too.large') return next(tooLarge());
       if (e.type === 'entity.parse.failed') return next(invalid(e.message ?? 'unparsable'));
       return next(new GatewayError(GatewayErrorCode.BadRequest, `The request body could not be read: ${e.message}.`));
     });
 
-  return (req: Request, res: Response, next: NextFunction) => {
+  return (req, res, next) => {
     const type = req.headers['content-type'];
-    if (type === undefined || !JSON_TYPE.test(type) || (req as { _body?: boolean })._body) return next();
+    if (type === undefined || !JSON_TYPE.test(type) || req.rawBody !== undefined) return next();
     // No body at all (a GET with a content-type): leave req.body unset, as body-parser does.
     if (req.headers['transfer-encoding'] === undefined && req.headers['content-length'] === undefined) return next();
     const charset = CHARSET.exec(type)?.[1].toLowerCase();
@@ -77,7 +78,7 @@ export function jsonBodyParser(limitSetting: string): RequestHandler {
         return next(err);
       }
       const raw = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-      (req as RawBodyRequest<Request>).rawBody = raw;
+      req.rawBody = raw;
       const text = raw.toString('utf8');
       try {
         // An empty body counts as {} (as body-parser does); the handler then says what is missing.
@@ -85,7 +86,6 @@ export function jsonBodyParser(limitSetting: string): RequestHandler {
       } catch (parseError) {
         return next(invalid((parseError as Error).message));
       }
-      (req as { _body?: boolean })._body = true;
       next();
     };
     const onData = (chunk: Buffer) => {

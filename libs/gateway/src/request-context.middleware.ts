@@ -13,9 +13,9 @@ export type GatewayRequest = IncomingMessage & { originalUrl?: string; route?: {
  * Gives every request an id (the caller's X-Request-Id if sane), a metrics
  * sample labelled with the route pattern, and an access log line. Installed
  * first, as plain Express middleware (configureGatewayApp), so body errors
- * (413, bad JSON) carry the id too, and callable on the direct chat route.
+ * (413, bad JSON) carry the id too, and called by the direct chat route.
  */
-export function requestContextMiddleware(metrics?: GatewayMetrics): (req: GatewayRequest, res: ServerResponse, next: () => void) => void {
+export function requestContextMiddleware(metrics: GatewayMetrics): (req: GatewayRequest, res: ServerResponse, next: () => void) => void {
   const logger = new Logger('HTTP');
   return (req, res, next) => {
     const incoming = req.headers['x-request-id'];
@@ -26,7 +26,7 @@ export function requestContextMiddleware(metrics?: GatewayMetrics): (req: Gatewa
     res.once('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const route = req.route?.path ?? 'unmatched';
-      metrics?.observe(String(route), req.method ?? '', res.statusCode, ms / 1000);
+      metrics.observe(String(route), req.method ?? '', res.statusCode, ms / 1000);
       requestContext.run(ctx, () => {
         const line = `${req.method} ${(req.originalUrl ?? req.url ?? '').split('?')[0]} ${res.statusCode} ${ms.toFixed(1)}ms`;
         if (res.statusCode >= 400) logger.log(line);

@@ -15,7 +15,7 @@ const entry = (ts: number, code?: number): StoredLogEntry => ({
 
 describe('InMemoryRolloutLogStore', () => {
   let now = 1_000_000;
-  const store = () => new InMemoryRolloutLogStore({ keyPrefix: 'x', ttlSeconds: 60, maxEntries: 3 }, () => now);
+  const store = () => new InMemoryRolloutLogStore({ ttlSeconds: 60, maxEntries: 3 }, () => now);
 
   it('keeps the newest entries first, bounded to maxEntries', async () => {
     const s = store();

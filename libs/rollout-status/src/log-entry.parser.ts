@@ -3,7 +3,7 @@ import { IsArray, IsObject, IsOptional, IsString, MaxLength, validateSync, Valid
 import { randomUUID } from 'node:crypto';
 import { GatewayError, GatewayErrorCode } from '@app/common';
 import { rolloutIdsOf, StoredLogEntry } from './rollout-log.entry';
-import { RolloutStatusLimits } from './rollout-status.config';
+import { RolloutStatusLimits } from './rollout-status.settings';
 import { isPlainObject, normalizeStatus } from './status.normalizer';
 
 /** Same bound as the chat routes put on path ids. */

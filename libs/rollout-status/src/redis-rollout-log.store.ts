@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
-import { RedisKeys } from '@app/completeness-tracking';
+import { RedisKeys } from '@app/redis';
 import { StoredLogEntry, StoredStatus } from './rollout-log.entry';
 import { RolloutLogStore, RolloutLogStoreOptions } from './rollout-log.store';
 
@@ -33,14 +33,13 @@ return 1
 export class RedisRolloutLogStore extends RolloutLogStore {
   readonly kind = 'redis';
   private readonly logger = new Logger(RedisRolloutLogStore.name);
-  private readonly keys: RedisKeys;
 
   constructor(
     private readonly redis: Redis,
+    private readonly keys: RedisKeys,
     private readonly options: RolloutLogStoreOptions,
   ) {
     super();
-    this.keys = new RedisKeys(options.keyPrefix);
   }
 
   async append(rolloutId: string, entry: StoredLogEntry): Promise<void> {
@@ -48,8 +47,8 @@ export class RedisRolloutLogStore extends RolloutLogStore {
     await this.redis.eval(
       APPEND_SCRIPT,
       2,
-      this.keys.logs(rolloutId),
-      this.keys.status(rolloutId),
+      this.keys.rollout(rolloutId, 'logs'),
+      this.keys.rollout(rolloutId, 'status'),
       JSON.stringify(entry),
       this.options.maxEntries,
       this.options.ttlSeconds,
@@ -60,7 +59,7 @@ export class RedisRolloutLogStore extends RolloutLogStore {
 
   async range(rolloutId: string, offset: number, count: number): Promise<StoredLogEntry[]> {
     if (count <= 0) return [];
-    const raw = await this.redis.lrange(this.keys.logs(rolloutId), offset, offset + count - 1);
+    const raw = await this.redis.lrange(this.keys.rollout(rolloutId, 'logs'), offset, offset + count - 1);
     const entries: StoredLogEntry[] = [];
     for (const item of raw) {
       const entry = this.parse<StoredLogEntry>(item, rolloutId);
@@ -70,11 +69,11 @@ export class RedisRolloutLogStore extends RolloutLogStore {
   }
 
   async count(rolloutId: string): Promise<number> {
-    return this.redis.llen(this.keys.logs(rolloutId));
+    return this.redis.llen(this.keys.rollout(rolloutId, 'logs'));
   }
 
   async latestStatus(rolloutId: string): Promise<StoredStatus | null> {
-    const [ts, value] = await this.redis.hmget(this.keys.status(rolloutId), 'ts', 'value');
+    const [ts, value] = await this.redis.hmget(this.keys.rollout(rolloutId, 'status'), 'ts', 'value');
     if (ts === null || value === null) return null;
     const parsed = this.parse<Omit<StoredStatus, 'ts'>>(value, rolloutId);
     return parsed ? { ts: Number(ts), status: parsed.status, extras: parsed.extras ?? null } : null;

@@ -1,9 +1,7 @@
 import { StoredLogEntry, StoredStatus } from './rollout-log.entry';
 
-/** What the built-in adapters are built with (from the tracking and rollout-status config). */
+/** What the built-in adapters are built with (from the tracking and rollout-status settings). */
 export interface RolloutLogStoreOptions {
-  /** REDIS_KEY_PREFIX: keys look like `mgw:{rollout}:logs`. */
-  keyPrefix: string;
   /** ROLLOUT_TTL_SECONDS, renewed on every write. */
   ttlSeconds: number;
   /** ROLLOUT_LOGS_MAX_ENTRIES. */
@@ -11,8 +9,8 @@ export interface RolloutLogStoreOptions {
 }
 
 /**
- * The port every rollout-log backend implements. Abstract class = injection
- * token: `{ provide: RolloutLogStore, useClass: MyStore }` swaps it.
+ * The port every rollout-log backend implements. Pass your own to
+ * GatewayModule.forRoot({ rolloutLogStore }).
  * Contract: one bounded list per rollout, newest first; the newest status
  * kept apart so reading it is O(1); every write renews the rollout's TTL.
  */

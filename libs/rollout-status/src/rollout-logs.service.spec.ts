@@ -8,7 +8,7 @@ const config = { ROLLOUT_LOGS_MAX_ENTRIES: 1000, ROLLOUT_LOG_MAX_MESSAGE_CHARS: 
 
 describe('RolloutLogsService', () => {
   it('pages through more than one store page and filters by every tag and program', async () => {
-    const svc = new RolloutLogsService(new InMemoryRolloutLogStore({ keyPrefix: '', ttlSeconds: 60, maxEntries: 1000 }), config);
+    const svc = new RolloutLogsService(new InMemoryRolloutLogStore({ ttlSeconds: 60, maxEntries: 1000 }), config);
     for (let i = 0; i < 450; i++) {
       await svc.post({ message: `m${i}`, program: i % 2 ? 'odd' : 'even', tags: ['rollout_id:r', i % 3 === 0 ? 'run_id:three' : 'run_id:other'] });
     }
@@ -19,7 +19,7 @@ describe('RolloutLogsService', () => {
   });
 
   it('skips entries it has already seen when the list grows while it pages', async () => {
-    const store = new InMemoryRolloutLogStore({ keyPrefix: '', ttlSeconds: 60, maxEntries: 1000 });
+    const store = new InMemoryRolloutLogStore({ ttlSeconds: 60, maxEntries: 1000 });
     const svc = new RolloutLogsService(store, config);
     for (let i = 0; i < 250; i++) await svc.post({ message: `m${i}`, tags: ['rollout_id:r'] });
     const range = store.range.bind(store);

@@ -1,11 +1,10 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
+import { Injectable, Logger } from '@nestjs/common';
 import { GatewayError, GatewayErrorCode } from '@app/common';
 import { parseLogEntry } from './log-entry.parser';
 import { LogsQuery } from './logs.query';
 import { RolloutStatus, StoredLogEntry } from './rollout-log.entry';
 import { RolloutLogStore } from './rollout-log.store';
-import { rolloutStatusConfig } from './rollout-status.config';
+import { RolloutStatusSettings } from './rollout-status.settings';
 
 export interface LogEntryView {
   timestamp: string;
@@ -35,7 +34,7 @@ export class RolloutLogsService {
 
   constructor(
     private readonly store: RolloutLogStore,
-    @Inject(rolloutStatusConfig.KEY) private readonly config: ConfigType<typeof rolloutStatusConfig>,
+    private readonly config: RolloutStatusSettings,
   ) {}
 
   /** Validates one posted entry and appends it to every rollout its tags name. */

@@ -1,11 +1,10 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Param, Post, Query } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import { Account, AccountInfo } from '@app/auth';
 import { currentRequestContext, GatewayError, GatewayErrorCode } from '@app/common';
 import { parseLogsQuery, parseRolloutIdParam } from './logs.query';
 import { RolloutLogsService } from './rollout-logs.service';
 import { RolloutProgressService } from './rollout-progress.service';
-import { rolloutStatusConfig } from './rollout-status.config';
+import { RolloutStatusSettings } from './rollout-status.settings';
 
 /**
  * The hosted original's rollout logs and status routes, which eval-protocol
@@ -17,7 +16,7 @@ export class RolloutStatusController {
   constructor(
     private readonly logs: RolloutLogsService,
     private readonly progress: RolloutProgressService,
-    @Inject(rolloutStatusConfig.KEY) private readonly config: ConfigType<typeof rolloutStatusConfig>,
+    private readonly config: RolloutStatusSettings,
   ) {}
 
   @Post(['logs', 'v1/logs'])

@@ -8,40 +8,56 @@
  * against the caller's scope. It must not call the LLM upstream, read
  * Langfuse itself (trace-retrieval does), or record completions.
  */
-import { Logger, Module } from '@nestjs/common';
-import { ConfigModule, ConfigType } from '@nestjs/config';
-import Redis from 'ioredis';
-import { REDIS_CLIENT, trackingConfig } from '@app/completeness-tracking';
-import { TraceRetrievalModule } from '@app/trace-retrieval';
+import { DynamicModule, Logger, Module, ModuleMetadata, Type } from '@nestjs/common';
+import { TrackingSettings } from '@app/completeness-tracking';
+import { RedisConnection } from '@app/redis';
+import { SettingsModuleRef, settingsProvider } from '@app/settings';
 import { InMemoryRolloutLogStore } from './in-memory-rollout-log.store';
 import { RedisRolloutLogStore } from './redis-rollout-log.store';
 import { RolloutLogStore, RolloutLogStoreOptions } from './rollout-log.store';
 import { RolloutLogsService } from './rollout-logs.service';
 import { RolloutProgressService } from './rollout-progress.service';
 import { RolloutStatusController } from './rollout-status.controller';
-import { rolloutStatusConfig } from './rollout-status.config';
+import { RolloutStatusSettings } from './rollout-status.settings';
 
-@Module({
-  imports: [ConfigModule.forFeature(rolloutStatusConfig), ConfigModule.forFeature(trackingConfig), TraceRetrievalModule],
-  controllers: [RolloutStatusController],
-  providers: [
-    {
-      provide: RolloutLogStore,
-      inject: [REDIS_CLIENT, trackingConfig.KEY, rolloutStatusConfig.KEY],
-      useFactory: (redis: Redis | null, tracking: ConfigType<typeof trackingConfig>, config: ConfigType<typeof rolloutStatusConfig>) => {
-        const options: RolloutLogStoreOptions = {
-          keyPrefix: tracking.REDIS_KEY_PREFIX,
-          ttlSeconds: tracking.ROLLOUT_TTL_SECONDS,
-          maxEntries: config.ROLLOUT_LOGS_MAX_ENTRIES,
-        };
-        if (redis) return new RedisRolloutLogStore(redis, options);
-        new Logger('RolloutStatus').warn('No Redis configured: rollout logs and statuses are kept in memory, for one process only.');
-        return new InMemoryRolloutLogStore(options);
-      },
-    },
-    RolloutLogsService,
-    RolloutProgressService,
-  ],
-  exports: [RolloutLogStore, RolloutLogsService, RolloutProgressService],
-})
-export class RolloutStatusModule {}
+export interface RolloutStatusModuleOptions {
+  settings: SettingsModuleRef;
+  /** RedisModule.forRoot(…): the built-in store uses its client when Redis is configured. */
+  redis: DynamicModule;
+  /** CredentialVaultModule.forRoot(…): the default project of `?check=langfuse`. */
+  vault: DynamicModule;
+  /** CompletenessTrackingModule.forRoot(…): recorded completions and the rollout TTL. */
+  tracking: DynamicModule;
+  /** TraceRetrievalModule.forRoot(…): what Langfuse shows, for `?check=langfuse`. */
+  retrieval: DynamicModule;
+  /** Your own store; it may inject RedisConnection, RolloutStatusSettings, TrackingSettings and anything `imports` export. */
+  store?: Type<RolloutLogStore>;
+  imports?: ModuleMetadata['imports'];
+}
+
+@Module({})
+export class RolloutStatusModule {
+  static forRoot({ settings, redis, vault, tracking, retrieval, store, imports = [] }: RolloutStatusModuleOptions): DynamicModule {
+    return {
+      module: RolloutStatusModule,
+      imports: [settings, redis, vault, tracking, retrieval, ...imports],
+      controllers: [RolloutStatusController],
+      providers: [
+        settingsProvider(RolloutStatusSettings),
+        store
+          ? { provide: RolloutLogStore, useClass: store }
+          : { provide: RolloutLogStore, inject: [RedisConnection, TrackingSettings, RolloutStatusSettings], useFactory: builtInStore },
+        RolloutLogsService,
+        RolloutProgressService,
+      ],
+      exports: [RolloutLogStore, RolloutLogsService, RolloutProgressService],
+    };
+  }
+}
+
+function builtInStore(redis: RedisConnection, tracking: TrackingSettings, settings: RolloutStatusSettings): RolloutLogStore {
+  const options: RolloutLogStoreOptions = { ttlSeconds: tracking.ROLLOUT_TTL_SECONDS, maxEntries: settings.ROLLOUT_LOGS_MAX_ENTRIES };
+  if (redis.client) return new RedisRolloutLogStore(redis.client, redis.keys, options);
+  new Logger('RolloutStatus').warn('No Redis configured: rollout logs and statuses are kept in memory, for one process only.');
+  return new InMemoryRolloutLogStore(options);
+}

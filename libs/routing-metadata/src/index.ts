@@ -1,3 +1,6 @@
-export * from './rollout-metadata';
-export * from './chat-route.parser';
-export * from './routing-metadata.module';
+export { INSERTION_TAG_PREFIX, ROLLOUT_TAG_PREFIX, tagValues } from './rollout-metadata';
+export type { ChatRoute, RolloutMetadata } from './rollout-metadata';
+export { buildMetadataTags, CHAT_COMPLETION_PATHS, decodeBaseUrl, mergeTags, parseChatRoute } from './chat-route.parser';
+export type { ChatRouteParams } from './chat-route.parser';
+export { matchChatRoute } from './chat-route.matcher';
+export type { MatchedChatRoute } from './chat-route.matcher';

@@ -1,12 +1,11 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
+import { Injectable, Logger } from '@nestjs/common';
 import { GatewayError, GatewayErrorCode } from '@app/common';
 import { CredentialVault } from '@app/credential-vault';
 import { LegacyLangfuseReader } from './legacy-langfuse.reader';
 import { LangfuseConnection, LangfuseNotFound } from './langfuse-connections';
 import { LangfuseReader, ReadOptions } from './langfuse.reader';
 import { TraceFilter, TraceHeader, TraceView } from './trace.model';
-import { traceRetrievalConfig } from './trace-retrieval.config';
+import { TraceRetrievalSettings } from './trace-retrieval.settings';
 import { V2LangfuseReader } from './v2-langfuse.reader';
 
 export type ReadApi = 'v2' | 'legacy';
@@ -25,16 +24,11 @@ export class AutoLangfuseReader extends LangfuseReader {
   constructor(
     private readonly v2: V2LangfuseReader,
     private readonly legacy: LegacyLangfuseReader,
-    @Inject(traceRetrievalConfig.KEY) private readonly config: ConfigType<typeof traceRetrievalConfig>,
+    private readonly config: TraceRetrievalSettings,
     vault: CredentialVault,
   ) {
     super();
     vault.onReload(() => this.pinned.clear());
-  }
-
-  /** The generation a project is read through, once known. */
-  apiFor(projectId: string): ReadApi | undefined {
-    return this.config.LANGFUSE_READ_API === 'auto' ? this.pinned.get(projectId) : this.config.LANGFUSE_READ_API;
   }
 
   findTraces(conn: LangfuseConnection, filter: TraceFilter, options: ReadOptions): Promise<TraceView[]> {

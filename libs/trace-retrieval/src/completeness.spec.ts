@@ -3,14 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { GatewayError, GatewayErrorCode } from '@app/common';
-import { InMemoryCompletenessStore, RolloutTracker } from '@app/completeness-tracking';
+import { RolloutTracker } from '@app/completeness-tracking';
+import { InMemoryCompletenessStore } from '../../completeness-tracking/src/in-memory-completeness.store';
 import { CredentialVault } from '@app/credential-vault';
 import { newestId, readUntilComplete, sample } from './completeness';
 import { LangfuseConnection, LangfuseConnections } from './langfuse-connections';
 import { LangfuseReader, ReadOptions } from './langfuse.reader';
 import { ReadBudget } from './read-budget';
 import { TraceRetrievalService } from './trace-retrieval.service';
-import { TraceRetrievalConfig } from './trace-retrieval.config';
+import { TraceRetrievalSettings } from './trace-retrieval.settings';
 import { TraceFilter, TraceHeader, TraceView } from './trace.model';
 import { parseTracesQuery } from './traces-query';
 
@@ -160,7 +161,7 @@ describe('TraceRetrievalService', () => {
   const dir = mkdtempSync(join(tmpdir(), 'trace-retrieval-'));
   const secrets = join(dir, 'secrets.yaml');
   writeFileSync(secrets, 'langfuse_keys:\n  p: { public_key: pk-lf-p, secret_key: sk-lf-p }\ndefault_project_id: p\n');
-  const config = Object.assign(new TraceRetrievalConfig(), { LANGFUSE_COMPLETENESS_BACKOFF_MS: 1, LANGFUSE_READ_BUDGET_MS: 10_000 });
+  const config = Object.assign(new TraceRetrievalSettings(), { LANGFUSE_COMPLETENESS_BACKOFF_MS: 1, LANGFUSE_READ_BUDGET_MS: 10_000 });
 
   function service(reader: LangfuseReader, recorded: string[], rollout = 'r') {
     const vault = new CredentialVault({ SECRETS_PATH: secrets, LANGFUSE_HOST: 'http://langfuse.invalid' });

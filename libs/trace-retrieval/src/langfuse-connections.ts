@@ -1,11 +1,10 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
+import { Injectable, Logger } from '@nestjs/common';
 import { LangfuseClient } from '@langfuse/client';
 import { GatewayError, GatewayErrorCode } from '@app/common';
 import { CredentialVault } from '@app/credential-vault';
 import { ProjectThrottle } from './project-throttle';
 import { ReadBudget } from './read-budget';
-import { traceRetrievalConfig } from './trace-retrieval.config';
+import { TraceRetrievalSettings } from './trace-retrieval.settings';
 
 export type LangfuseApi = LangfuseClient['api'];
 
@@ -61,7 +60,7 @@ export class LangfuseConnections {
 
   constructor(
     private readonly vault: CredentialVault,
-    @Inject(traceRetrievalConfig.KEY) private readonly config: ConfigType<typeof traceRetrievalConfig>,
+    private readonly config: TraceRetrievalSettings,
   ) {
     // New keys or hosts: build fresh clients (throttles restart too).
     vault.onReload(() => (this.connections = new Map()));

@@ -18,8 +18,8 @@ export interface ReadOptions {
 
 /**
  * The Langfuse read port. Adapters: v2 (observations API), legacy (trace
- * list + trace detail) and the auto-detecting one bound by default. Swap it
- * with `{ provide: LangfuseReader, useClass: … }`.
+ * list + trace detail) and the auto-detecting one bound by default. Pass
+ * your own to GatewayModule.forRoot({ langfuseReader }).
  *
  * Both methods return every trace that matches the filter (all pages),
  * findTraces leaving out the `known` ones.

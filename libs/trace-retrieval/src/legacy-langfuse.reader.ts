@@ -1,11 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
+import { Injectable } from '@nestjs/common';
 import { LangfuseConnection, LangfuseConnections, LangfuseNotFound } from './langfuse-connections';
 import { LangfuseReader, ReadOptions } from './langfuse.reader';
 import { ReadBudget } from './read-budget';
 import { fromLegacyTrace, LegacyTrace } from './trace-mapping';
 import { TraceFilter, TraceHeader, TraceView } from './trace.model';
-import { traceRetrievalConfig } from './trace-retrieval.config';
+import { TraceRetrievalSettings } from './trace-retrieval.settings';
 import { matchesAny } from './v2-langfuse.reader';
 
 const LIST = 'GET /api/public/traces';
@@ -26,7 +25,7 @@ const MAX_PAGES = 10_000;
 export class LegacyLangfuseReader extends LangfuseReader {
   constructor(
     private readonly connections: LangfuseConnections,
-    @Inject(traceRetrievalConfig.KEY) private readonly config: ConfigType<typeof traceRetrievalConfig>,
+    private readonly config: TraceRetrievalSettings,
   ) {
     super();
   }

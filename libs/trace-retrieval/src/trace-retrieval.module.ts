@@ -6,35 +6,47 @@
  * shape. It must not call the LLM upstream, write to Langfuse, or record
  * completions; Langfuse keys never leave its clients.
  */
-import { Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
+import { DynamicModule, Module, ModuleMetadata, Type } from '@nestjs/common';
+import { SettingsModuleRef, settingsProvider } from '@app/settings';
 import { AutoLangfuseReader } from './auto-langfuse.reader';
-import { LegacyLangfuseReader } from './legacy-langfuse.reader';
 import { LangfuseConnections } from './langfuse-connections';
 import { LangfuseReader } from './langfuse.reader';
-import { traceRetrievalConfig } from './trace-retrieval.config';
+import { LegacyLangfuseReader } from './legacy-langfuse.reader';
 import { TraceRetrievalService } from './trace-retrieval.service';
+import { TraceRetrievalSettings } from './trace-retrieval.settings';
 import { TracesController } from './traces.controller';
-import { CUSTOM_TRACES_PREPROCESSOR, PassThroughTracesRequestPreprocessor, TracesRequestPreprocessor } from './traces-request.preprocessor';
+import { PassThroughTracesRequestPreprocessor, TracesRequestPreprocessor } from './traces-request.preprocessor';
 import { V2LangfuseReader } from './v2-langfuse.reader';
 
-@Module({
-  imports: [ConfigModule.forFeature(traceRetrievalConfig)],
-  controllers: [TracesController],
-  providers: [
-    LangfuseConnections,
-    V2LangfuseReader,
-    LegacyLangfuseReader,
-    AutoLangfuseReader,
-    { provide: LangfuseReader, useExisting: AutoLangfuseReader },
-    PassThroughTracesRequestPreprocessor,
-    {
-      provide: TracesRequestPreprocessor,
-      inject: [PassThroughTracesRequestPreprocessor, { token: CUSTOM_TRACES_PREPROCESSOR, optional: true }],
-      useFactory: (passThrough: TracesRequestPreprocessor, custom?: TracesRequestPreprocessor) => custom ?? passThrough,
-    },
-    TraceRetrievalService,
-  ],
-  exports: [TraceRetrievalService, LangfuseReader, TracesRequestPreprocessor],
-})
-export class TraceRetrievalModule {}
+export interface TraceRetrievalModuleOptions {
+  settings: SettingsModuleRef;
+  /** CredentialVaultModule.forRoot(…): projects and their Langfuse keys. */
+  vault: DynamicModule;
+  /** CompletenessTrackingModule.forRoot(…): the ids each rollout expects. */
+  tracking: DynamicModule;
+  /** Your own LangfuseReader instead of the auto-detecting v2/legacy one. */
+  reader?: Type<LangfuseReader>;
+  /** Rewrites a /traces query (e.g. pins the project from the account) before it runs. */
+  preprocessor?: Type<TracesRequestPreprocessor>;
+  /** Modules your adapters may inject from. */
+  imports?: ModuleMetadata['imports'];
+}
+
+@Module({})
+export class TraceRetrievalModule {
+  static forRoot({ settings, vault, tracking, reader, preprocessor, imports = [] }: TraceRetrievalModuleOptions): DynamicModule {
+    return {
+      module: TraceRetrievalModule,
+      imports: [settings, vault, tracking, ...imports],
+      controllers: [TracesController],
+      providers: [
+        settingsProvider(TraceRetrievalSettings),
+        LangfuseConnections,
+        ...(reader ? [{ provide: LangfuseReader, useClass: reader }] : [V2LangfuseReader, LegacyLangfuseReader, { provide: LangfuseReader, useClass: AutoLangfuseReader }]),
+        { provide: TracesRequestPreprocessor, useClass: preprocessor ?? PassThroughTracesRequestPreprocessor },
+        TraceRetrievalService,
+      ],
+      exports: [TraceRetrievalService],
+    };
+  }
+}

@@ -1,5 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
+import { Injectable, Logger } from '@nestjs/common';
 import { GatewayError, GatewayErrorCode } from '@app/common';
 import { RolloutTracker } from '@app/completeness-tracking';
 import { newestId, readUntilComplete, sample } from './completeness';
@@ -10,7 +9,7 @@ import { ReadBudget } from './read-budget';
 import { sortTraces } from './trace-mapping';
 import { INSERTION_TAG_PREFIX, ROLLOUT_TAG_PREFIX, tagValues } from '@app/routing-metadata';
 import { TraceFilter, TracesResponse } from './trace.model';
-import { traceRetrievalConfig } from './trace-retrieval.config';
+import { TraceRetrievalSettings } from './trace-retrieval.settings';
 import { fieldGroups, rolloutIdOf, TracesQuery } from './traces-query';
 
 export interface ReadTracesRequest {
@@ -40,7 +39,7 @@ export class TraceRetrievalService {
     private readonly reader: LangfuseReader,
     private readonly connections: LangfuseConnections,
     private readonly tracker: RolloutTracker,
-    @Inject(traceRetrievalConfig.KEY) private readonly config: ConfigType<typeof traceRetrievalConfig>,
+    private readonly config: TraceRetrievalSettings,
   ) {}
 
   async readTraces(request: ReadTracesRequest): Promise<TracesResponse> {

@@ -17,20 +17,14 @@ export interface PreprocessedTracesRequest {
 /**
  * Runs first on every /traces call, with the validated query: may rewrite
  * the query (e.g. add the rollout_id tag from a header) and the project.
- * Throw an HttpException/GatewayError to answer with it instead. Bind your
- * own with `{ provide: TracesRequestPreprocessor, useClass: … }`.
+ * Throw an HttpException/GatewayError to answer with it instead. Pass your
+ * own to GatewayModule.forRoot({ tracesPreprocessor }).
  */
 export abstract class TracesRequestPreprocessor {
   abstract process(query: TracesQuery, context: TracesRequestContext): Promise<PreprocessedTracesRequest>;
 }
 
-/**
- * Optional global token: when a module (GatewayModule's `tracesPreprocessor`
- * extra) provides it, TraceRetrievalModule uses it instead of the
- * pass-through, without a second instance of TraceRetrievalModule.
- */
-export const CUSTOM_TRACES_PREPROCESSOR = Symbol('CUSTOM_TRACES_PREPROCESSOR');
-
+/** The default: the query and project as they came. */
 @Injectable()
 export class PassThroughTracesRequestPreprocessor extends TracesRequestPreprocessor {
   async process(query: TracesQuery, context: TracesRequestContext): Promise<PreprocessedTracesRequest> {

@@ -1,11 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
+import { Injectable } from '@nestjs/common';
 import { LangfuseConnection, LangfuseConnections } from './langfuse-connections';
 import { LangfuseReader, ReadOptions } from './langfuse.reader';
 import { ReadBudget } from './read-budget';
 import { assembleV2Traces, V2Observation } from './trace-mapping';
 import { TraceFilter, TraceHeader, TraceView } from './trace.model';
-import { traceRetrievalConfig } from './trace-retrieval.config';
+import { TraceRetrievalSettings } from './trace-retrieval.settings';
 
 const WHAT = 'GET /api/public/v2/observations';
 /** any-of tag values per call: ~100 insertion tags keep the URL near 6 KB, well under common 8 KB limits. */
@@ -27,7 +26,7 @@ interface FilterCondition {
 export class V2LangfuseReader extends LangfuseReader {
   constructor(
     private readonly connections: LangfuseConnections,
-    @Inject(traceRetrievalConfig.KEY) private readonly config: ConfigType<typeof traceRetrievalConfig>,
+    private readonly config: TraceRetrievalSettings,
   ) {
     super();
   }

@@ -1,5 +1,5 @@
 /**
- * The main thread's side of the export worker (langfuse-export.worker.ts).
+ * The main thread's side of the export worker (export.worker.ts).
  *
  * Finished completions are collected for HANDOVER_MS and posted as one
  * message (structured clone: a few microseconds, where building and
@@ -12,10 +12,8 @@
  * log, as the SDK does with its own queue), and if the worker dies the log
  * says how many traces it held, and a new worker takes the next ones.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { CompletionRecord, ExportCredentials, ExportLog, SpanExportOptions } from './langfuse-span-export';
+import type { CompletionRecord, ExportCredentials, ExportLog, SpanExportOptions } from './span-export';
 
 /** Main → worker. */
 export type ThreadRequest =
@@ -32,6 +30,8 @@ export type ThreadReply =
 export interface ExportThreadOptions extends SpanExportOptions {
   /** Records handed over but not yet turned into spans, at most. */
   maxPending: number;
+  /** The worker's entry script (the built export.worker.js). */
+  script: string;
 }
 
 /** What the worker starts with. */
@@ -152,7 +152,7 @@ export class LangfuseExportThread {
   private spawn(): Worker {
     this.posted = 0;
     this.handled = new Int32Array(new SharedArrayBuffer(4));
-    const worker = startWorker({ ...workerOptions(this.options), handled: this.handled });
+    const worker = new Worker(this.options.script, { workerData: { ...workerOptions(this.options), handled: this.handled } satisfies WorkerOptions });
     // Only a pending flush keeps the process alive for the worker (see ask).
     worker.unref();
     worker.on('message', (reply: ThreadReply) => this.onReply(reply));
@@ -197,16 +197,7 @@ export class LangfuseExportThread {
   }
 }
 
-/** What the worker needs of the options (not the main thread's queue bound). */
-function workerOptions({ flushAt, flushInterval, environment, concurrency }: SpanExportOptions): SpanExportOptions {
-  return { flushAt, flushInterval, environment, concurrency };
-}
-
-/** The built worker next to this file; from TypeScript sources (tests), through ts-node. */
-function startWorker(options: WorkerOptions): Worker {
-  const built = join(__dirname, 'langfuse-export.worker.js');
-  if (existsSync(built)) return new Worker(built, { workerData: options });
-  const source = join(__dirname, 'langfuse-export.worker.ts');
-  const code = `require('ts-node').register({ transpileOnly: true }); require(${JSON.stringify(source)});`;
-  return new Worker(code, { eval: true, workerData: options });
+/** What the worker needs of the options (not the main thread's queue bound or the script). */
+function workerOptions({ flushAt, flushInterval, environment, concurrency, maxQueue }: SpanExportOptions): SpanExportOptions {
+  return { flushAt, flushInterval, environment, concurrency, maxQueue };
 }

@@ -17,7 +17,7 @@
  */
 import type { Attributes } from '@opentelemetry/api';
 import { LangfuseOtelSpanAttributes } from '@langfuse/core';
-import type { CompletionOutcome, CompletionTraceStart } from './completion.tracer';
+import type { CompletionOutcome, CompletionTraceStart } from '@app/completion-forwarding';
 
 /** A plain snapshot: reading the SDK's re-exported enum goes through a getter each time. */
 const A = { ...LangfuseOtelSpanAttributes };

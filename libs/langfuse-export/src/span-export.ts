@@ -1,35 +1,29 @@
 /**
  * The export half of Langfuse tracing: turns finished completions into
  * OpenTelemetry spans and hands them to the SDK's LangfuseSpanProcessor. It
- * runs either on the main thread or inside the export worker thread
- * (langfuse-export.worker.ts), so it imports nothing from Nest and nothing
- * through the `@app/*` aliases.
+ * runs on the main thread or inside the export worker thread
+ * (export.worker.ts), so it imports nothing from Nest and nothing through
+ * the `@app/*` aliases at run time, and sets nothing process-wide.
  *
  * One tracer provider per Langfuse project, so keys never mix. A completion
  * is one span = one trace with one generation; its ids are chosen when the
  * completion starts (the trace id goes back to the client as
  * `x-langfuse-trace-id`), and the span is built from the finished record.
- *
- * The processor's BatchSpanProcessor exports one batch at a time, which caps
- * a project at LANGFUSE_FLUSH_AT spans per Langfuse response time. So each
- * project has LANGFUSE_EXPORT_CONCURRENCY processors, and each span goes to
- * one of them, chosen by its span id (its onStart and onEnd meet the same one).
- *
- * A failed export (after the exporter's retries) goes to OpenTelemetry's
- * global error handler, spans dropped from a full queue to its diag logger.
- * Both are silent unless set (per thread: each has its own OpenTelemetry
- * globals); `reportExportFailures` makes them log, because a lost trace keeps
- * its rollout incomplete for /traces.
+ * The processor runs in immediate mode on a BatchingExporter, which batches,
+ * bounds and sends the spans and logs what Langfuse did not take.
  */
-import { Context, diag, DiagLogLevel, SpanStatusCode, Tracer } from '@opentelemetry/api';
-import { setGlobalErrorHandler } from '@opentelemetry/core';
-import { BasicTracerProvider, IdGenerator, ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { SpanStatusCode, Tracer } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { BasicTracerProvider, IdGenerator } from '@opentelemetry/sdk-trace-base';
 import { LANGFUSE_SDK_VERSION, LANGFUSE_TRACER_NAME } from '@langfuse/core';
 import { LangfuseSpanProcessor } from '@langfuse/otel';
-import type { CompletionOutcome, CompletionTraceStart } from './completion.tracer';
+import type { CompletionOutcome, CompletionTraceStart } from '@app/completion-forwarding';
+import { BatchingExporter, ExportLog } from './batching.exporter';
 import { generationEndAttributes, generationStartAttributes, TRACE_NAME } from './generation-attributes';
 
-/** A project's Langfuse connection (LangfuseCredentials satisfies it). */
+export type { ExportLog } from './batching.exporter';
+
+/** A project's Langfuse connection (LangfuseCredentials satisfies it). Plain data: it crosses to the worker thread. */
 export interface ExportCredentials {
   readonly projectId: string;
   readonly publicKey: string;
@@ -42,8 +36,10 @@ export interface SpanExportOptions {
   /** Seconds. */
   flushInterval: number;
   environment?: string;
-  /** Processors (batches in flight) per project. */
+  /** Batches in flight per project. */
   concurrency: number;
+  /** Spans waiting per project, at most. */
+  maxQueue: number;
 }
 
 /** A finished completion, as the export needs it. Plain data: it crosses to the worker thread. */
@@ -57,7 +53,8 @@ export interface CompletionRecord {
   endTime: number;
 }
 
-export type ExportLog = (level: 'error' | 'warn', message: string) => void;
+/** Seconds Langfuse's OTLP endpoint has to answer one batch (the SDK's default). */
+const EXPORT_TIMEOUT_MS = 5_000;
 
 interface ProjectExport {
   credentials: ExportCredentials;
@@ -102,7 +99,7 @@ export class LangfuseSpanExport {
     span.end(record.endTime);
   }
 
-  /** Waits for every queued span to be exported. */
+  /** Waits for every span handed over so far to be sent (or its failure logged). */
   async flush(): Promise<void> {
     await Promise.all([...this.projects.values()].map((p) => p.provider.forceFlush()));
   }
@@ -124,22 +121,22 @@ export class LangfuseSpanExport {
   }
 
   private create(credentials: ExportCredentials): ProjectExport {
-    const { flushAt, flushInterval, environment, concurrency } = this.options;
-    const processors = Array.from(
-      { length: concurrency },
-      () =>
-        new LangfuseSpanProcessor({
-          publicKey: credentials.publicKey,
-          secretKey: credentials.secretKey,
-          baseUrl: credentials.host,
-          exportMode: 'batched',
-          flushAt,
-          flushInterval,
-          environment,
-          mediaUploadEnabled: false,
-        }),
-    );
-    const provider = new BasicTracerProvider({ idGenerator: this.ids, spanProcessors: [new SpanIdSharding(processors)] });
+    const { publicKey, secretKey, host, projectId } = credentials;
+    const { flushAt, flushInterval, environment, concurrency, maxQueue } = this.options;
+    // The endpoint and headers the SDK's processor would give its own OTLP exporter.
+    const otlp = new OTLPTraceExporter({
+      url: `${host}/api/public/otel/v1/traces`,
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${publicKey}:${secretKey}`).toString('base64')}`,
+        'x-langfuse-sdk-name': 'javascript',
+        'x-langfuse-sdk-version': LANGFUSE_SDK_VERSION,
+        'x-langfuse-public-key': publicKey,
+      },
+      timeoutMillis: EXPORT_TIMEOUT_MS,
+    });
+    const exporter = new BatchingExporter(otlp, { projectId, flushAt, flushIntervalMs: flushInterval * 1000, concurrency, maxQueue }, this.log);
+    const processor = new LangfuseSpanProcessor({ exporter, exportMode: 'immediate', publicKey, baseUrl: host, environment, mediaUploadEnabled: false });
+    const provider = new BasicTracerProvider({ idGenerator: this.ids, spanProcessors: [processor] });
     // The SDK's own scope name: Langfuse copies every span attribute into the
     // observation metadata for spans of other instrumentation scopes.
     return { credentials, provider, tracer: provider.getTracer(LANGFUSE_TRACER_NAME, LANGFUSE_SDK_VERSION) };
@@ -158,56 +155,4 @@ export class LangfuseSpanExport {
 
 function sameConnection(a: ExportCredentials, b: ExportCredentials): boolean {
   return a === b || (a.publicKey === b.publicKey && a.secretKey === b.secretKey && a.host === b.host);
-}
-
-/** Hands each span to one of several processors, by its span id (random hex). */
-class SpanIdSharding implements SpanProcessor {
-  constructor(private readonly shards: SpanProcessor[]) {}
-
-  private shardOf(span: { spanContext(): { spanId: string } }): SpanProcessor {
-    return this.shards[parseInt(span.spanContext().spanId.slice(-4), 16) % this.shards.length];
-  }
-
-  onStart(span: Span, parentContext: Context): void {
-    this.shardOf(span).onStart(span, parentContext);
-  }
-
-  onEnd(span: ReadableSpan): void {
-    this.shardOf(span).onEnd(span);
-  }
-
-  async forceFlush(): Promise<void> {
-    await Promise.all(this.shards.map((s) => s.forceFlush()));
-  }
-
-  async shutdown(): Promise<void> {
-    await Promise.all(this.shards.map((s) => s.shutdown()));
-  }
-}
-
-/**
- * Routes OpenTelemetry's failure reports (for this thread) to the log. The
- * exporter's errors carry the HTTP status and Langfuse's answer, never the
- * request's headers, so no key reaches the log.
- */
-export function reportExportFailures(log: ExportLog): void {
-  setGlobalErrorHandler((err) => log('error', `Langfuse trace export failed; the traces of that batch may be lost: ${describeExportError(err)}`));
-  diag.setLogger(
-    {
-      error: (message: string) => log('error', `OpenTelemetry: ${message}`),
-      warn: (message: string) => log('warn', `OpenTelemetry: ${message}`),
-      info: () => undefined,
-      debug: () => undefined,
-      verbose: () => undefined,
-    },
-    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
-  );
-}
-
-function describeExportError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const { code, data } = err as Error & { code?: number; data?: string };
-  const status = typeof code === 'number' ? ` (HTTP ${code})` : '';
-  const answer = typeof data === 'string' && data.length > 0 ? `: ${data.slice(0, 300)}` : '';
-  return `${err.message}${status}${answer}`;
 }

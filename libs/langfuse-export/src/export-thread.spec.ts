@@ -3,16 +3,16 @@
  * HTTP: what it exports, and that what it cannot export is said in the log.
  */
 import { FakeLangfuse, startFakeLangfuse } from '../../../test/fakes/fake-langfuse.server';
-import { LangfuseCredentials } from '../../credential-vault/src/langfuse-credentials';
-import { LangfuseExportThread } from './langfuse-export.thread';
-import type { CompletionRecord } from './langfuse-span-export';
+import { TEST_EXPORT_WORKER_SCRIPT } from '../../../test/support/export-worker';
+import { LangfuseExportThread } from './export-thread';
+import type { CompletionRecord, ExportCredentials } from './span-export';
 
 let langfuse: FakeLangfuse;
-let credentials: LangfuseCredentials;
+let credentials: ExportCredentials;
 
 beforeAll(async () => {
   langfuse = await startFakeLangfuse({ projects: [{ projectId: 'p1', publicKey: 'pk-lf-1', secretKey: 'sk-lf-SECRET-1' }] });
-  credentials = new LangfuseCredentials('p1', 'pk-lf-1', 'sk-lf-SECRET-1', langfuse.url);
+  credentials = { projectId: 'p1', publicKey: 'pk-lf-1', secretKey: 'sk-lf-SECRET-1', host: langfuse.url };
 });
 afterAll(() => langfuse.close());
 
@@ -33,7 +33,10 @@ function record(request: Record<string, unknown> = { messages: [{ role: 'user', 
 
 function thread(maxPending = 1000) {
   const logs: string[] = [];
-  const t = new LangfuseExportThread({ flushAt: 100, flushInterval: 0.1, concurrency: 2, maxPending }, (level, message) => logs.push(`${level} ${message}`));
+  const t = new LangfuseExportThread(
+    { flushAt: 100, flushInterval: 0.1, concurrency: 2, maxQueue: 1000, maxPending, script: TEST_EXPORT_WORKER_SCRIPT },
+    (level, message) => logs.push(`${level} ${message}`),
+  );
   return { t, logs };
 }
 

@@ -1,11 +1,10 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { RandomIdGenerator } from '@opentelemetry/sdk-trace-base';
+import { CompletionOutcome, CompletionTrace, CompletionTraceStart, CompletionTracer } from '@app/completion-forwarding';
 import { CredentialVault } from '@app/credential-vault';
-import { CompletionOutcome, CompletionTrace, CompletionTraceStart, CompletionTracer } from './completion.tracer';
-import { tracingConfig } from './forwarding.config';
-import { LangfuseExportThread } from './langfuse-export.thread';
-import { CompletionRecord, ExportCredentials, ExportLog, LangfuseSpanExport, reportExportFailures } from './langfuse-span-export';
+import { LangfuseExportThread } from './export-thread';
+import { LangfuseExportSettings } from './langfuse-export.settings';
+import { CompletionRecord, ExportCredentials, ExportLog, LangfuseSpanExport, SpanExportOptions } from './span-export';
 
 /** Where finished completions go: the span export itself, or the worker thread that runs it. */
 interface ExportSink {
@@ -15,9 +14,14 @@ interface ExportSink {
   close(): Promise<void>;
 }
 
+export interface LangfuseCompletionTracerOptions {
+  /** The export worker's entry script; required with LANGFUSE_EXPORT_WORKER=true. */
+  workerScript?: string;
+}
+
 /**
  * One Langfuse trace per completion, exported with the SDK's
- * LangfuseSpanProcessor (see langfuse-span-export.ts).
+ * LangfuseSpanProcessor (span-export.ts).
  *
  * The trace and span ids are chosen when the completion starts (the client
  * gets the trace id as `x-langfuse-trace-id`); when it ends, the finished
@@ -27,8 +31,7 @@ interface ExportSink {
  * The worker takes the export off the request path: the main thread's share
  * drops from about 65 to 7 µs per completion (records cross in one
  * structured clone per 20 ms), and the spans' garbage lives in the worker's
- * own heap. On one CPU that is still about +5 % throughput; the price is the
- * worker's heap (README, Benchmarks).
+ * own heap (bench/README.md).
  */
 @Injectable()
 export class LangfuseCompletionTracer extends CompletionTracer implements OnApplicationShutdown {
@@ -38,29 +41,29 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
 
   constructor(
     private readonly vault: CredentialVault,
-    @Inject(tracingConfig.KEY) private readonly config: ConfigType<typeof tracingConfig>,
+    settings: LangfuseExportSettings,
+    options: LangfuseCompletionTracerOptions = {},
   ) {
     super();
-    if (!config.LANGFUSE_EXPORT) return;
-    // BatchSpanProcessor reads its queue bound from the environment only (a
-    // worker copies it when it starts); the project's processors share
-    // LANGFUSE_EXPORT_QUEUE_SIZE.
-    process.env.OTEL_BSP_MAX_QUEUE_SIZE ??= String(Math.ceil(config.LANGFUSE_EXPORT_QUEUE_SIZE / config.LANGFUSE_EXPORT_CONCURRENCY));
-    const options = {
-      flushAt: config.LANGFUSE_FLUSH_AT,
-      flushInterval: config.LANGFUSE_FLUSH_INTERVAL,
-      environment: config.LANGFUSE_ENVIRONMENT,
-      concurrency: config.LANGFUSE_EXPORT_CONCURRENCY,
+    if (!settings.LANGFUSE_EXPORT) return;
+    const exportOptions: SpanExportOptions = {
+      flushAt: settings.LANGFUSE_FLUSH_AT,
+      flushInterval: settings.LANGFUSE_FLUSH_INTERVAL,
+      environment: settings.LANGFUSE_ENVIRONMENT,
+      concurrency: settings.LANGFUSE_EXPORT_CONCURRENCY,
+      maxQueue: settings.LANGFUSE_EXPORT_QUEUE_SIZE,
     };
     const log: ExportLog = (level, message) => (level === 'error' ? this.logger.error(message) : this.logger.warn(message));
-    if (config.LANGFUSE_EXPORT_WORKER) {
-      this.sink = new LangfuseExportThread({ ...options, maxPending: config.LANGFUSE_EXPORT_QUEUE_SIZE }, log);
+    if (settings.LANGFUSE_EXPORT_WORKER) {
+      if (!options.workerScript) {
+        throw new Error('LANGFUSE_EXPORT_WORKER=true but the export worker script was not found (it is built next to langfuse-export.module.js by `npm run build`): build the gateway, or set LANGFUSE_EXPORT_WORKER=false.');
+      }
+      this.sink = new LangfuseExportThread({ ...exportOptions, maxPending: settings.LANGFUSE_EXPORT_QUEUE_SIZE, script: options.workerScript }, log);
     } else {
-      reportExportFailures(log);
-      const spans = new LangfuseSpanExport(options, log);
+      const spans = new LangfuseSpanExport(exportOptions, log);
       this.sink = { export: (c, r) => spans.export(c, r), flush: () => spans.flush(), reset: () => void spans.shutdown(), close: () => spans.shutdown() };
     }
-    this.logger.log(`Langfuse traces are exported ${config.LANGFUSE_EXPORT_WORKER ? 'from a worker thread' : 'on the main thread (LANGFUSE_EXPORT_WORKER=false)'}.`);
+    this.logger.log(`Langfuse traces are exported ${settings.LANGFUSE_EXPORT_WORKER ? 'from a worker thread' : 'on the main thread (LANGFUSE_EXPORT_WORKER=false)'}.`);
     vault.onReload(() => this.sink?.reset());
   }
 

@@ -1,31 +1,30 @@
 /**
  * The export worker thread: runs LangfuseSpanExport off the main thread, so
  * span building, OTLP serialisation and the export requests do not hold up
- * requests. Started and spoken to by LangfuseExportThread: messages are
- * handled in order; records handled are counted in shared memory, flush and
- * shutdown are answered, and log lines go back to the main thread's logger.
+ * requests. Started and spoken to by LangfuseExportThread (export-thread.ts):
+ * messages are handled in order; records handled are counted in shared
+ * memory, flush and shutdown are answered, and log lines go back to the
+ * main thread's logger. Runs as plain JavaScript (the build's
+ * export.worker.js): nothing here or in what it imports may need the
+ * `@app/*` aliases at run time.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { LangfuseCredentials } from '../../credential-vault/src/langfuse-credentials';
-import { LangfuseSpanExport, reportExportFailures } from './langfuse-span-export';
-import type { ThreadReply, ThreadRequest, WorkerOptions } from './langfuse-export.thread';
+import type { ThreadReply, ThreadRequest, WorkerOptions } from './export-thread';
+import { ExportCredentials, LangfuseSpanExport } from './span-export';
 
 const port = parentPort;
-if (!port) throw new Error('langfuse-export.worker must run as a worker thread (started by LangfuseExportThread).');
+if (!port) throw new Error('export.worker must run as a worker thread (started by LangfuseExportThread).');
 
 const log = (level: 'error' | 'warn', message: string) => port.postMessage({ type: 'log', level, message } satisfies ThreadReply);
-reportExportFailures(log);
 const { handled, ...options } = workerData as WorkerOptions;
 const spans = new LangfuseSpanExport(options, log);
-const credentials = new Map<string, LangfuseCredentials>();
+const credentials = new Map<string, ExportCredentials>();
 
 port.on('message', (message: ThreadRequest) => {
   switch (message.type) {
-    case 'project': {
-      const c = message.credentials;
-      credentials.set(c.projectId, new LangfuseCredentials(c.projectId, c.publicKey, c.secretKey, c.host));
+    case 'project':
+      credentials.set(message.credentials.projectId, message.credentials);
       return;
-    }
     case 'records': {
       for (const record of message.records) {
         const c = credentials.get(record.projectId);

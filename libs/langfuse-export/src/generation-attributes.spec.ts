@@ -1,5 +1,5 @@
 import { createObservationAttributes, createTraceAttributes, LangfuseOtelSpanAttributes as A } from '@langfuse/tracing';
-import { CompletionOutcome, CompletionTraceStart } from './completion.tracer';
+import type { CompletionOutcome, CompletionTraceStart } from '@app/completion-forwarding';
 import { generationEndAttributes, generationStartAttributes } from './generation-attributes';
 
 const metadata = { rollout_id: 'r-1', run_id: 'run-1', row_id: 'row-1' };
