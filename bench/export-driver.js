@@ -9,25 +9,27 @@
 'use strict';
 require('reflect-metadata');
 const { join } = require('node:path');
-const { readFileSync } = require('node:fs');
+const { existsSync, readFileSync } = require('node:fs');
 const { setImmediate: tick } = require('node:timers/promises');
 
 const dist = process.env.BENCH_DIST;
-const { LangfuseCompletionTracer } = require(join(dist, 'libs/completion-forwarding/src/langfuse-completion.tracer.js'));
-const { LangfuseCredentials } = require(join(dist, 'libs/credential-vault/src/langfuse-credentials.js'));
 const project = JSON.parse(process.env.BENCH_PROJECT);
 const request = JSON.parse(process.env.BENCH_CHAT_BODY);
 const completions = Number(process.env.BENCH_COMPLETIONS);
 const rounds = Number(process.env.BENCH_ROUNDS);
 const rollout = process.env.BENCH_ROLLOUT;
 
-const creds = new LangfuseCredentials(project.projectId, project.publicKey, project.secretKey, process.env.BENCH_LANGFUSE_URL);
+const creds = { projectId: project.projectId, publicKey: project.publicKey, secretKey: project.secretKey, host: process.env.BENCH_LANGFUSE_URL };
 const vault = { findCredentials: () => creds, onReload: () => undefined };
-const config = {
+const settings = {
   LANGFUSE_EXPORT: true, LANGFUSE_FLUSH_AT: 256, LANGFUSE_FLUSH_INTERVAL: 1, LANGFUSE_EXPORT_QUEUE_SIZE: 65536, LANGFUSE_EXPORT_CONCURRENCY: 4, LANGFUSE_ENVIRONMENT: undefined,
   LANGFUSE_EXPORT_WORKER: process.env.BENCH_EXPORT_WORKER === 'true',
 };
-const tracer = new LangfuseCompletionTracer(vault, config);
+// The tracer of this build: @app/langfuse-export since issue 13, completion-forwarding before.
+const current = join(dist, 'libs/langfuse-export/src/langfuse-completion.tracer.js');
+const tracer = existsSync(current)
+  ? new (require(current).LangfuseCompletionTracer)(vault, settings, { workerScript: join(dist, 'libs/langfuse-export/src/export.worker.js') })
+  : new (require(join(dist, 'libs/completion-forwarding/src/langfuse-completion.tracer.js')).LangfuseCompletionTracer)(vault, settings);
 const output = { role: 'assistant', content: 'The train arrives at 13:10.' };
 const usage = { prompt_tokens: 96, completion_tokens: 12, total_tokens: 108 };
 
