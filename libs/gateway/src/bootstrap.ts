@@ -130,7 +130,7 @@ function directChatRoute(app: NestExpressApplication, settings: AppSettings, log
   const authenticator = app.get(RequestAuthenticator);
   const chat = app.get(ChatCompletionsService);
   logger.log(
-    'Chat completions take the direct route (opted in with directChatRoute: true): POST …/chat/completions runs the gateway’s request context, body parser, AuthProvider and error body, and no other middleware, guard, interceptor, pipe or filter.',
+    'Chat completions take the direct route (opted in with directChatRoute: true): POST …/chat/completions runs the gateway’s request context, body parser, AuthProvider, chat preprocessor and error body, and no other middleware, guard, interceptor, pipe or filter.',
   );
   return new DirectChatRoute({ context: requestContextMiddleware(app.get(GatewayMetrics)), body: jsonBodyParser(settings.MAX_BODY_SIZE), authenticator, chat });
 }
