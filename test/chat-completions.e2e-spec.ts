@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
-import { encodeBaseUrl, json, metadataPath, StartedGateway, startGateway, writeSecrets } from './support/gateway';
+import { encodeBaseUrl, json, metadataPath, rolloutKey, StartedGateway, startGateway, writeSecrets } from './support/gateway';
 import { testRedisUrl } from './support/redis';
 
 const SECRETS = writeSecrets(`
@@ -32,7 +32,12 @@ afterAll(async () => {
 beforeEach(() => upstream.reset());
 
 const rid = () => `r-${randomUUID()}`;
-const ids = (gw: StartedGateway, rollout: string) => redis.smembers(`${gw.keyPrefix}:{${rollout}}:ids`);
+/** The ids recorded for a rollout, in whichever project the call worked in (or in the one given). */
+async function ids(gw: StartedGateway, rollout: string, project?: string): Promise<string[]> {
+  if (project !== undefined) return redis.smembers(rolloutKey(gw.keyPrefix, project, rollout, 'ids'));
+  const keys = await redis.keys(`${gw.keyPrefix}:{*:${rollout}}:ids`);
+  return (await Promise.all(keys.map((k) => redis.smembers(k)))).flat();
+}
 const client = (gw: StartedGateway, path: string, apiKey = 'sk-client-key-123') => new OpenAI({ baseURL: `${gw.url}${path}`, apiKey, maxRetries: 0, timeout: 10_000 });
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -61,7 +66,7 @@ describe('tracked completions through LITELLM_URL', () => {
     ]);
     expect(JSON.stringify(sent.body)).not.toContain('sk-lf-test');
     expect(await ids(gw, rollout)).toEqual([insertionId]);
-    const ttl = await redis.ttl(`${gw.keyPrefix}:{${rollout}}:ids`);
+    const ttl = await redis.ttl(rolloutKey(gw.keyPrefix, 'proj-a', rollout, 'ids'));
     expect(ttl).toBeGreaterThan(6 * 24 * 3600);
   });
 
@@ -95,19 +100,21 @@ describe('tracked completions through LITELLM_URL', () => {
   });
 
   it.each([
-    ['/v1 + metadata', (r: string) => `/v1${metadataPath({ rollout: r })}`, true],
-    ['project + metadata', (r: string) => metadataPath({ rollout: r, project: 'proj-b' }), true],
-    ['/v1 + project + metadata', (r: string) => `/v1${metadataPath({ rollout: r, project: 'proj-b' })}`, true],
-    ['project only', () => '/project_id/proj-b', false],
-    ['/v1 + project only', () => '/v1/project_id/proj-b', false],
-    ['plain', () => '', false],
-    ['plain /v1', () => '/v1', false],
-  ])('route shape %s', async (_, path, tracked) => {
+    ['/v1 + metadata', (r: string) => `/v1${metadataPath({ rollout: r })}`, true, 'proj-a'],
+    ['project + metadata', (r: string) => metadataPath({ rollout: r, project: 'proj-b' }), true, 'proj-b'],
+    ['/v1 + project + metadata', (r: string) => `/v1${metadataPath({ rollout: r, project: 'proj-b' })}`, true, 'proj-b'],
+    ['project only', () => '/project_id/proj-b', false, undefined],
+    ['/v1 + project only', () => '/v1/project_id/proj-b', false, undefined],
+    ['plain', () => '', false, undefined],
+    ['plain /v1', () => '/v1', false, undefined],
+  ])('route shape %s', async (_, path, tracked, project) => {
     const rollout = rid();
     const { response } = await client(gw, path(rollout)).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }).withResponse();
     expect(response.status).toBe(200);
     expect(Boolean(response.headers.get('x-insertion-id'))).toBe(tracked);
+    // Recorded in the project the call worked in, and only there.
     expect(await ids(gw, rollout)).toHaveLength(tracked ? 1 : 0);
+    if (project) expect(await ids(gw, rollout, project)).toHaveLength(1);
     if (!tracked) expect(upstream.requests[0].body.metadata).toBeUndefined();
   });
 
@@ -150,6 +157,29 @@ describe('tracked completions through LITELLM_URL', () => {
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(err.status).toBe(403);
     expect(err.message).toMatch(/ALLOW_PRIVATE_UPSTREAMS/);
+    expect(upstream.requests).toHaveLength(0);
+    expect(await ids(gw, rollout)).toHaveLength(0);
+  });
+
+  it.each([
+    'http://[64:ff9b::7f00:1]/v1', // NAT64 of 127.0.0.1
+    'http://[2002:7f00:1::]/v1', // 6to4 of 127.0.0.1
+    'http://[::127.0.0.1]/v1', // IPv4-compatible
+    'http://[::ffff:a9fe:a9fe]/v1', // IPv4-mapped metadata address
+    'http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/v1', // Teredo
+    'http://[fec0::1]/v1', // site-local
+    'http://0x7f.1/v1',
+    'http://2130706433/v1',
+    'http://api.localhost/v1',
+  ])('encoded_base_url %s → 403 forbidden_upstream, nothing sent or recorded', async (baseUrl) => {
+    const rollout = rid();
+    const res = await fetch(`${gw.url}${metadataPath({ rollout, baseUrl })}/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [] }),
+    });
+    expect(res.status).toBe(403);
+    const body = await json(res);
+    expect(body.error.code).toBe('forbidden_upstream');
+    expect(body.detail).toMatch(/ALLOW_PRIVATE_UPSTREAMS=true/);
     expect(upstream.requests).toHaveLength(0);
     expect(await ids(gw, rollout)).toHaveLength(0);
   });
@@ -299,6 +329,40 @@ describe('tracked completions through LITELLM_URL', () => {
     expect(await ids(gw, rollout)).toHaveLength(0);
   });
 
+  it('an upstream stream that ends without [DONE] or a finish_reason → the client sees an error, nothing is recorded', async () => {
+    const rollout = rid();
+    const run = async () => {
+      const stream = await client(gw, metadataPath({ rollout })).chat.completions.create(
+        { model: 'm', messages: [{ role: 'user', content: 'truncate me please' }], stream: true },
+        { headers: { 'x-fake-chunks': '6', 'x-fake-end-after-chunks': '3' } },
+      );
+      for await (const _ of stream) { /* drain */ }
+    };
+    await expect(run()).rejects.toThrow(/ended without \[DONE\] or a finish_reason/);
+    expect(await ids(gw, rollout)).toHaveLength(0);
+  });
+
+  it('a client that leaves after the finish_reason (only [DONE] pending) is recorded: the completion happened', async () => {
+    const rollout = rid();
+    const stream = await client(gw, metadataPath({ rollout })).chat.completions.create(
+      { model: 'm', messages: [{ role: 'user', content: 'finish then wait' }], stream: true },
+      { headers: { 'x-fake-chunks': '3', 'x-fake-done-delay-ms': '2000' } },
+    );
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.finish_reason) {
+        stream.controller.abort();
+        break;
+      }
+    }
+    const deadline = Date.now() + 5_000;
+    let stored: string[] = [];
+    while (stored.length === 0 && Date.now() < deadline) {
+      stored = await ids(gw, rollout);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(stored).toHaveLength(1);
+  });
+
   it('catch-all proxies other paths to the default upstream with the client key, without doubling /v1', async () => {
     const models = await client(gw, '/v1').models.list();
     expect(models.data.length).toBeGreaterThan(0);
@@ -407,7 +471,10 @@ describe('upstream failures', () => {
       const rollout = rid();
       const err = await client(gw, metadataPath({ rollout })).chat.completions.create({ model: 'm', messages: [] }).catch((e) => e);
       expect(err.status).toBe(502);
-      expect(err.message).toMatch(/Could not reach the upstream 127\.0\.0\.1:9/);
+      // The operator's LITELLM_URL host may be internal: the client learns which setting, the log the host.
+      expect(err.message).toMatch(/Could not reach the LITELLM_URL upstream: ECONNREFUSED/);
+      expect(err.message).not.toContain('127.0.0.1:9');
+      expect(gw.logs.join('\n')).toMatch(/502 upstream_unreachable: .*\[upstream 127\.0\.0\.1:9: connect ECONNREFUSED/);
       expect(await ids(gw, rollout)).toHaveLength(0);
     } finally {
       await gw.close();
@@ -420,7 +487,8 @@ describe('upstream failures', () => {
       const rollout = rid();
       const err = await client(gw, metadataPath({ rollout })).chat.completions.create({ model: 'm', messages: [] }, { headers: { 'x-fake-hang': '1' } }).catch((e) => e);
       expect(err.status).toBe(504);
-      expect(err.message).toMatch(/REQUEST_TIMEOUT \(1 s\)/);
+      expect(err.message).toMatch(/The LITELLM_URL upstream did not answer within REQUEST_TIMEOUT \(1 s\)/);
+      expect(err.message).not.toContain(new URL(upstream.url).host);
       expect(await ids(gw, rollout)).toHaveLength(0);
     } finally {
       await gw.close();

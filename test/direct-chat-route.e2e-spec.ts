@@ -16,7 +16,7 @@ import { AccountInfo, AuthProvider, AuthRequest } from '@app/auth';
 import { ChatRequest, ChatRequestPreprocessor } from '@app/completion-forwarding';
 import { GatewayExtensions } from '@app/gateway';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
-import { metadataPath, StartedGateway, startGateway, writeSecrets } from './support/gateway';
+import { metadataPath, rolloutKey, StartedGateway, startGateway, writeSecrets } from './support/gateway';
 import { testRedisUrl } from './support/redis';
 
 const KEY = 'gw-direct-route-0123456789';
@@ -105,7 +105,7 @@ async function runCases(extraEnv: Record<string, string>, extensions?: GatewayEx
   try {
     const answers = [];
     for (const c of CASES) answers.push({ case: c.name, ...(await answer(gw, c)) });
-    const metrics = (await (await fetch(`${gw.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('gateway_http_requests_total') && l.includes('method="POST"')).sort();
+    const metrics = (await (await fetch(`${gw.url}/metrics`, { headers: { 'x-gateway-key': KEY } })).text()).split('\n').filter((l) => l.startsWith('gateway_http_requests_total') && l.includes('method="POST"')).sort();
     const accessLines = gw.logs.filter((l) => l.includes('[HTTP] POST')).map((l) => l.replace(VARYING, '<varies>').replace(/ [\d.]+ms$/, ''));
     return { answers, metrics, accessLines, decision: decision(gw) };
   } finally {
@@ -137,7 +137,7 @@ describe('the direct route answers as Express and Nest do', () => {
       const rollout = `r-${randomUUID()}`;
       const client = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout })}`, apiKey: 'sk-client', defaultHeaders: { 'x-gateway-key': KEY }, maxRetries: 0 });
       const { response } = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
-      expect(await redis.smembers(`${gw.keyPrefix}:{${rollout}}:ids`)).toEqual([response.headers.get('x-insertion-id')]);
+      expect(await redis.smembers(rolloutKey(gw.keyPrefix, 'proj-a', rollout, 'ids'))).toEqual([response.headers.get('x-insertion-id')]);
       expect(upstream.requests[0].headers['x-gateway-key']).toBeUndefined();
       expect(decision(gw)).toMatch(DIRECT);
     } finally {

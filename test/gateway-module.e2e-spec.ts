@@ -14,6 +14,7 @@ import { CompletenessStore } from '@app/completeness-tracking';
 import { CompletionOutcome, CompletionTrace, CompletionTraceStart, CompletionTracer, UpstreamClient, UpstreamRequest, UpstreamResponse } from '@app/completion-forwarding';
 import { configureGatewayApp, GatewayModule, listenGateway } from '@app/gateway';
 import { RolloutLogStore, StoredLogEntry, StoredStatus } from '@app/rollout-status';
+import type { RolloutRef } from '@app/routing-metadata';
 import { LangfuseConnection, LangfuseReader, ReadOptions, TraceFilter, TraceHeader, TraceView } from '@app/trace-retrieval';
 import { CapturingLogger, json, metadataPath, writeSecrets } from './support/gateway';
 
@@ -36,7 +37,12 @@ class MemoryTracer extends CompletionTracer {
 
   start(start: CompletionTraceStart): CompletionTrace {
     const traceId = randomUUID().replace(/-/g, '');
-    return { traceId, end: (outcome) => void MemoryTracer.ended.push({ start, outcome, traceId }) };
+    return {
+      traceId,
+      end: async (outcome) => {
+        MemoryTracer.ended.push({ start, outcome, traceId });
+      },
+    };
   }
 }
 
@@ -62,12 +68,12 @@ class MapStore extends CompletenessStore {
   readonly kind = 'map';
   readonly ids = new Map<string, Set<string>>();
 
-  async register(rolloutId: string, insertionId: string): Promise<void> {
+  async register({ rolloutId }: RolloutRef, insertionId: string): Promise<void> {
     if (!this.ids.has(rolloutId)) this.ids.set(rolloutId, new Set());
     this.ids.get(rolloutId)!.add(insertionId);
   }
 
-  async expectedIds(rolloutId: string): Promise<string[]> {
+  async expectedIds({ rolloutId }: RolloutRef): Promise<string[]> {
     return [...(this.ids.get(rolloutId) ?? [])];
   }
 
@@ -79,19 +85,19 @@ class ArrayLogStore extends RolloutLogStore {
   readonly kind = 'array';
   readonly entries: Array<{ rolloutId: string; entry: StoredLogEntry }> = [];
 
-  async append(rolloutId: string, entry: StoredLogEntry): Promise<void> {
+  async append({ rolloutId }: RolloutRef, entry: StoredLogEntry): Promise<void> {
     this.entries.unshift({ rolloutId, entry });
   }
 
-  async range(rolloutId: string, offset: number, count: number): Promise<StoredLogEntry[]> {
+  async range({ rolloutId }: RolloutRef, offset: number, count: number): Promise<StoredLogEntry[]> {
     return this.entries.filter((e) => e.rolloutId === rolloutId).slice(offset, offset + count).map((e) => e.entry);
   }
 
-  async count(rolloutId: string): Promise<number> {
+  async count({ rolloutId }: RolloutRef): Promise<number> {
     return this.entries.filter((e) => e.rolloutId === rolloutId).length;
   }
 
-  async latestStatus(rolloutId: string): Promise<StoredStatus | null> {
+  async latestStatus({ rolloutId }: RolloutRef): Promise<StoredStatus | null> {
     const e = this.entries.find((x) => x.rolloutId === rolloutId && x.entry.status);
     return e ? { ts: e.entry.ts, status: e.entry.status!, extras: e.entry.extras } : null;
   }

@@ -101,12 +101,18 @@ default_project_id: proj-a
     expect(trace.observations[0].usageDetails).toMatchObject({ total: expect.any(Number) });
   });
 
-  it('a failed call is traced at level ERROR with the status message, and not recorded', async () => {
+  it('a failed call is traced at level ERROR, marked so no rollout read counts it, and not recorded (no x-insertion-id)', async () => {
     const rollout = `r-${randomUUID()}`;
-    const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout })}`, apiKey: 'sk-client', maxRetries: 0 });
-    await expect(c.chat.completions.create({ model: 'm', messages: [] }, { headers: { 'x-fake-status': '503' } })).rejects.toThrow();
+    const res = await fetch(`${gw.url}${metadataPath({ rollout })}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-fake-status': '503' },
+      body: JSON.stringify({ model: 'm', messages: [] }),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('x-insertion-id')).toBeNull();
     await flush();
-    const trace = langfuse.traces('proj-a').find((t) => t.tags.includes(`rollout_id:${rollout}`))!;
+    const trace = langfuse.traces('proj-a').find((t) => t.tags.includes(`failed_rollout_id:${rollout}`))!;
+    expect(trace.tags).not.toContain(`rollout_id:${rollout}`);
     expect(trace.observations[0].level).toBe('ERROR');
     expect(trace.observations[0].statusMessage).toMatch(/Upstream answered 503/);
   });
@@ -120,6 +126,20 @@ default_project_id: proj-a
     expect(JSON.stringify(upstream.requests)).not.toContain('pk-lf-');
     expect(gw.logs.join('\n')).not.toContain('sk-lf-SECRET');
   });
+
+  if (worker === 'true') {
+    it('a worker thread that dies is reported, and the next traces go out through a new one', async () => {
+      const tracer = gw.app.get(LangfuseCompletionTracer) as unknown as { host: { worker: Worker } };
+      await tracer.host.worker.terminate();
+      expect(gw.logs.find((l) => l.includes('The Langfuse export thread stopped'))).toMatch(/exit code \d+\); \d+ trace\(s\) it held in memory may be lost \(those in the Redis trace stream are safe\)/);
+
+      const rollout = `r-${randomUUID()}`;
+      const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout, project: 'proj-b' })}`, apiKey: 'sk-client', maxRetries: 0 });
+      const { response } = await c.chat.completions.create({ model: 'accounts/m', messages: [{ role: 'user', content: 'again' }] }).withResponse();
+      await flush();
+      expect(langfuse.traces('proj-b').find((t) => t.id === response.headers.get('x-langfuse-trace-id'))).toBeDefined();
+    });
+  }
 
   it('an export Langfuse refuses is logged with the HTTP status, the count and the rollout, and no key; the completion still succeeds', async () => {
     // proj-c's secret is wrong for the fake Langfuse: it answers the OTLP request 401 (not retried).
@@ -141,20 +161,6 @@ default_project_id: proj-a
     expect(langfuse.traces('proj-c')).toHaveLength(0);
     expect(gw.logs.join('\n')).not.toContain('sk-lf-WRONG');
   });
-
-  if (worker === 'true') {
-    it('a worker thread that dies is reported, and the next traces go out through a new one', async () => {
-      const tracer = gw.app.get(LangfuseCompletionTracer) as unknown as { sink: { worker: Worker } };
-      await tracer.sink.worker.terminate();
-      expect(gw.logs.find((l) => l.includes('The Langfuse export thread stopped'))).toMatch(/exit code \d+\); 0 trace\(s\) handed to it may be lost/);
-
-      const rollout = `r-${randomUUID()}`;
-      const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout, project: 'proj-b' })}`, apiKey: 'sk-client', maxRetries: 0 });
-      const { response } = await c.chat.completions.create({ model: 'accounts/m', messages: [{ role: 'user', content: 'again' }] }).withResponse();
-      await flush();
-      expect(langfuse.traces('proj-b').find((t) => t.id === response.headers.get('x-langfuse-trace-id'))).toBeDefined();
-    });
-  }
 
   it('a project exports several batches at once, so a slow Langfuse does not cap it at one batch per response', async () => {
     // Small batches and a slow Langfuse: one processor would send them one after another.
@@ -190,14 +196,16 @@ default_project_id: proj-a
     expect(inFlight).toBeLessThanOrEqual(4);
   });
 
-  it('keys corrected in the secrets file take effect for the next traces after a reload (SIGHUP)', async () => {
+  it('keys corrected in the secrets file take effect after a reload (SIGHUP): the traces that waited arrive too', async () => {
     // proj-c's exports were refused above; the operator fixes its key and reloads.
     writeFileSync(secretsPath, secretsYaml.replace('sk-lf-WRONG-c', 'sk-lf-SECRET-c'));
     gw.app.get(CredentialVault).reload();
     const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout: `r-${randomUUID()}`, project: 'proj-c' })}`, apiKey: 'sk-client', maxRetries: 0 });
     const { response } = await c.chat.completions.create({ model: 'accounts/m', messages: [{ role: 'user', content: 'rotated' }] }).withResponse();
     await flush();
-    expect(langfuse.traces('proj-c').map((t) => t.id)).toEqual([response.headers.get('x-langfuse-trace-id')]);
+    // The trace refused above was kept and retried; with the fixed key it arrives with the new one.
+    expect(langfuse.traces('proj-c').map((t) => t.id)).toContain(response.headers.get('x-langfuse-trace-id'));
+    expect(langfuse.traces('proj-c')).toHaveLength(2);
     expect(gw.logs.join('\n')).not.toContain('sk-lf-SECRET-c');
   });
 });

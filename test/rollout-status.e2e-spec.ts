@@ -12,7 +12,7 @@ import { RedisKeys } from '@app/redis';
 import { RolloutLogStore, StoredLogEntry } from '@app/rollout-status';
 import { RedisRolloutLogStore } from '../libs/rollout-status/src/redis-rollout-log.store';
 import { FakeLangfuse, startFakeLangfuse } from './fakes/fake-langfuse.server';
-import { json, StartedGateway, startGateway, writeSecrets } from './support/gateway';
+import { json, rolloutKey, StartedGateway, startGateway, writeSecrets } from './support/gateway';
 import { testRedisUrl } from './support/redis';
 
 const KEY_A = 'gw-team-a-0123456789abcdef';
@@ -86,8 +86,8 @@ describe('rollout status and logs (Redis)', () => {
     fetch(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   const get = (path: string, params: Array<[string, string]> = [], headers: Record<string, string> = auth) =>
     fetch(`${gw.url}${path}${params.length ? `?${new URLSearchParams(params)}` : ''}`, { headers });
-  const logKey = (r: string) => `${prefix}:{${r}}:logs`;
-  const statusKey = (r: string) => `${prefix}:{${r}}:status`;
+  const logKey = (r: string) => rolloutKey(prefix, 'proj-a', r, 'logs');
+  const statusKey = (r: string) => rolloutKey(prefix, 'proj-a', r, 'status');
 
   beforeAll(async () => {
     fake = await startFakeLangfuse({ projects: [PROJECT_A, PROJECT_B] });
@@ -152,7 +152,7 @@ describe('rollout status and logs (Redis)', () => {
     expect(entry.status).toEqual({ code: 13, message: 'boom', details: [{ k: 1 }] });
   });
 
-  it('stores one list per rollout and the status apart, under the {rollout} hash tag, with the rollout TTL', async () => {
+  it('stores one list per rollout and the status apart, under the {project:rollout} hash tag, with the rollout TTL', async () => {
     const r = rid('redis');
     await post('/logs', sdkPayload(r, 'one', { status: { code: 101, message: 'running', details: [] } }));
     await post('/logs', sdkPayload(r, 'two'));
@@ -172,8 +172,8 @@ describe('rollout status and logs (Redis)', () => {
     }
     // Both keys carry the same {hash tag}, so Redis Cluster puts them (and the completeness ids) in one slot.
     const hashTag = (key: string) => /\{[^}]*\}/.exec(key)?.[0];
-    expect(hashTag(logKey(r))).toBe(`{${r}}`);
-    expect(hashTag(statusKey(r))).toBe(`{${r}}`);
+    expect(hashTag(logKey(r))).toBe(`{proj-a:${r}}`);
+    expect(hashTag(statusKey(r))).toBe(`{proj-a:${r}}`);
   });
 
   it('each write renews the TTL', async () => {
@@ -310,7 +310,7 @@ describe('rollout status and logs (Redis)', () => {
       const tracker = gw.app.get(RolloutTracker);
       const t0 = Date.now() - 60_000;
       const ids = [v7({ msecs: t0 }), v7({ msecs: t0 + 2000 }), v7({ msecs: t0 + 1000 })];
-      for (const id of ids) await tracker.record(r, id);
+      for (const id of ids) await tracker.record({ projectId: 'proj-a', rolloutId: r }, id);
       await post('/logs', sdkPayload(r, 'running', { status: { code: 101, message: 'Rollout is running', details: [] } }));
 
       for (const path of [`/rollouts/${r}`, `/v1/rollouts/${r}`]) {
@@ -341,20 +341,20 @@ describe('rollout status and logs (Redis)', () => {
       });
     });
 
-    it('rejects an unknown check and a project_id without check', async () => {
+    it('rejects an unknown check, and two different projects in path and query', async () => {
       let res = await get(`/rollouts/${rid('q')}`, [['check', 'everything']]);
       expect(res.status).toBe(400);
       expect((await json(res)).detail).toMatch(/check may only be "langfuse"/);
-      res = await get(`/rollouts/${rid('q')}`, [['project_id', 'proj-a']]);
+      res = await get(`/project_id/proj-a/rollouts/${rid('q')}`, [['project_id', 'proj-b']]);
       expect(res.status).toBe(400);
-      expect((await json(res)).detail).toMatch(/project_id only applies with check=langfuse/);
+      expect((await json(res)).detail).toMatch(/name one/);
     });
 
     it('?check=langfuse counts how many recorded completions Langfuse already shows, without returning traces', async () => {
       const r = rid('visible');
       const tracker = gw.app.get(RolloutTracker);
       const ids = [v7(), v7(), v7(), v7()];
-      for (const id of ids) await tracker.record(r, id);
+      for (const id of ids) await tracker.record({ projectId: 'proj-a', rolloutId: r }, id);
       await seedTraces(fake, PROJECT_A, r, ids.slice(0, 3));
 
       let res = await get(`/v1/rollouts/${r}`, [['check', 'langfuse']]);
@@ -363,9 +363,9 @@ describe('rollout status and logs (Redis)', () => {
       expect(body).toMatchObject({ rollout_id: r, expected_completions: 4, newest_insertion_id: ids[3], langfuse: { project_id: 'proj-a', visible: 3, expected: 4 } });
       expect(JSON.stringify(body)).not.toMatch(/traces|observations|sk-lf/);
 
-      // Another project does not see proj-a's traces; a key scoped to proj-a may check proj-a.
+      // proj-b has no rollout of that id: it sees nothing of proj-a's; a key scoped to proj-a may check proj-a.
       body = await json(await get(`/rollouts/${r}`, [['check', 'langfuse'], ['project_id', 'proj-b']]));
-      expect(body.langfuse).toEqual({ project_id: 'proj-b', visible: 0, expected: 4 });
+      expect(body).toMatchObject({ expected_completions: 0, newest_insertion_id: null, langfuse: { project_id: 'proj-b', visible: 0, expected: 0 } });
       res = await get(`/rollouts/${r}`, [['check', 'langfuse'], ['project_id', 'proj-a']], { 'x-gateway-key': KEY_A });
       expect((await json(res)).langfuse).toEqual({ project_id: 'proj-a', visible: 3, expected: 4 });
     });
@@ -379,7 +379,7 @@ describe('rollout status and logs (Redis)', () => {
 
     it('?check=langfuse for an unknown project → 404', async () => {
       const r = rid('unknown-project');
-      await gw.app.get(RolloutTracker).record(r, v7());
+      await gw.app.get(RolloutTracker).record({ projectId: 'proj-a', rolloutId: r }, v7());
       const res = await get(`/rollouts/${r}`, [['check', 'langfuse'], ['project_id', 'proj-nope']]);
       expect(res.status).toBe(404);
       expect((await json(res)).detail).toMatch(/Unknown project_id "proj-nope"/);
@@ -418,26 +418,29 @@ describe('RedisRolloutLogStore against real Redis', () => {
 
   it('an older status arriving late (another replica) does not replace a newer one', async () => {
     const store: RolloutLogStore = new RedisRolloutLogStore(redis, new RedisKeys(prefix), { ttlSeconds: 600, maxEntries: 10 });
-    await store.append('r', entry(2000, 100));
-    await store.append('r', entry(1000, 101));
-    await store.append('r', entry(3000, null));
-    expect(await store.latestStatus('r')).toEqual({ ts: 2000, status: { code: 100, message: '', details: [] }, extras: { at: 2000 } });
-    expect((await store.range('r', 0, 10)).map((e) => e.ts)).toEqual([3000, 1000, 2000]);
-    expect(await store.count('r')).toBe(3);
+    const r = { projectId: 'p', rolloutId: 'r' };
+    await store.append(r, entry(2000, 100));
+    await store.append(r, entry(1000, 101));
+    await store.append(r, entry(3000, null));
+    expect(await store.latestStatus(r)).toEqual({ ts: 2000, status: { code: 100, message: '', details: [] }, extras: { at: 2000 } });
+    expect((await store.range(r, 0, 10)).map((e) => e.ts)).toEqual([3000, 1000, 2000]);
+    expect(await store.count(r)).toBe(3);
+    expect(await store.count({ projectId: 'q', rolloutId: 'r' })).toBe(0);
   });
 
   it('skips a value it cannot read instead of failing the request', async () => {
     const store = new RedisRolloutLogStore(redis, new RedisKeys(prefix), { ttlSeconds: 600, maxEntries: 10 });
-    await store.append('bad', entry(1, null));
-    await redis.lpush(`${prefix}:{bad}:logs`, 'not json');
-    expect((await store.range('bad', 0, 10)).map((e) => e.ts)).toEqual([1]);
+    const bad = { projectId: 'p', rolloutId: 'bad' };
+    await store.append(bad, entry(1, null));
+    await redis.lpush(rolloutKey(prefix, 'p', 'bad', 'logs'), 'not json');
+    expect((await store.range(bad, 0, 10)).map((e) => e.ts)).toEqual([1]);
   });
 
   it('escapes braces in a rollout id so the hash tag holds', async () => {
     const store = new RedisRolloutLogStore(redis, new RedisKeys(prefix), { ttlSeconds: 600, maxEntries: 10 });
-    await store.append('a{b}c', entry(5, 101));
-    expect(await redis.llen(`${prefix}:{a%7Bb%7Dc}:logs`)).toBe(1);
-    expect((await store.latestStatus('a{b}c'))?.status.code).toBe(101);
+    await store.append({ projectId: 'p', rolloutId: 'a{b}c' }, entry(5, 101));
+    expect(await redis.llen(`${prefix}:{p:a%7Bb%7Dc}:logs`)).toBe(1);
+    expect((await store.latestStatus({ projectId: 'p', rolloutId: 'a{b}c' }))?.status.code).toBe(101);
   });
 });
 

@@ -7,7 +7,6 @@ import { INestApplication, Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import { AuthModule } from '@app/auth';
 import { RolloutTracker } from '@app/completeness-tracking';
 import { GatewayExceptionFilter } from '@app/gateway';
 import { TraceRetrievalModule, TraceRetrievalService } from '@app/trace-retrieval';
@@ -28,20 +27,20 @@ const ids: string[] = [];
 const rows: string[] = [];
 
 async function startApp(api: 'v2' | 'legacy'): Promise<{ url: string; app: INestApplication }> {
-  const { settings, vault, tracking } = sharedModules({
+  const { settings, vault, tracking, auth } = sharedModules({
     SECRETS_PATH: writeSecrets(`langfuse_keys:\n  ${PROJECT.projectId}: { public_key: ${PROJECT.publicKey}, secret_key: ${PROJECT.secretKey}, host: "${fake.url}" }\n`),
     REDIS_URL: testRedisUrl(),
     REDIS_KEY_PREFIX: `traces-cost-${api}-${randomUUID().slice(0, 8)}`,
     LANGFUSE_READ_API: api,
   });
   const moduleRef = await Test.createTestingModule({
-    imports: [AuthModule.forRoot({ settings, vault }), TraceRetrievalModule.forRoot({ settings, vault, tracking })],
+    imports: [auth, TraceRetrievalModule.forRoot({ settings, vault, auth, tracking })],
   }).compile();
   const app = moduleRef.createNestApplication();
   app.useGlobalFilters(new GatewayExceptionFilter());
   await app.listen(0, '127.0.0.1');
   const tracker = app.get(RolloutTracker);
-  for (const id of ids) await tracker.record(rollout, id);
+  for (const id of ids) await tracker.record({ projectId: PROJECT.projectId, rolloutId: rollout }, id);
   return { url: `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`, app };
 }
 

@@ -10,16 +10,18 @@ import { Test } from '@nestjs/testing';
 import { createObservationAttributes, createTraceAttributes, LangfuseOtelSpanAttributes } from '@langfuse/tracing';
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import { AuthModule } from '@app/auth';
 import { RolloutTracker } from '@app/completeness-tracking';
 import { GatewayExceptionFilter } from '@app/gateway';
 import { PreprocessedTracesRequest, TraceRetrievalModule, TraceRetrievalService, TracesQuery, TracesRequestContext, TracesRequestPreprocessor } from '@app/trace-retrieval';
 import { FakeLangfuse, FakeLangfuseOptions, startFakeLangfuse } from './fakes/fake-langfuse.server';
 import { sharedModules } from './support/modules';
 import { testRedisUrl } from './support/redis';
-import { writeSecrets } from './support/gateway';
+import { CapturingLogger, writeSecrets } from './support/gateway';
 
 Logger.overrideLogger(['error']);
+
+/** A rollout of a project (proj-a unless said): recorded ids are kept per project. */
+const inProject = (rolloutId: string, projectId = 'proj-a') => ({ projectId, rolloutId });
 
 const PROJECT_A = { projectId: 'proj-a', publicKey: 'pk-lf-e2e-a', secretKey: 'sk-lf-e2e-SECRET-a' };
 const PROJECT_B = { projectId: 'proj-b', publicKey: 'pk-lf-e2e-b', secretKey: 'sk-lf-e2e-SECRET-b' };
@@ -27,8 +29,12 @@ const PROJECT_B = { projectId: 'proj-b', publicKey: 'pk-lf-e2e-b', secretKey: 's
 const PROJECT_BAD = { projectId: 'proj-bad', publicKey: 'pk-lf-e2e-bad', secretKey: 'sk-lf-e2e-SECRET-bad' };
 const SECRET_STRINGS = [PROJECT_A.secretKey, PROJECT_B.secretKey, PROJECT_BAD.secretKey];
 
-/** Every response body any test saw, checked for secrets at the end. */
+/** Every response body any test saw, checked for secrets and Langfuse hosts at the end. */
 const bodies: string[] = [];
+/** host:port of every fake Langfuse: configured per project, never to be shown to a client. */
+const langfuseHosts: string[] = [];
+/** Every log line of every app (Nest's logger is static: all apps write here). */
+const logs: string[] = [];
 
 interface App {
   url: string;
@@ -52,7 +58,7 @@ ${[PROJECT_A, PROJECT_B, PROJECT_BAD].map((p) => `  ${p.projectId}: { public_key
 default_project_id: proj-a
 ${options.secretsExtra ?? ''}
 `);
-  const { settings: config, vault, tracking } = sharedModules({
+  const { settings: config, vault, tracking, auth } = sharedModules({
     SECRETS_PATH: secrets,
     REDIS_URL: testRedisUrl(),
     REDIS_KEY_PREFIX: `traces-e2e-${randomUUID().slice(0, 8)}`,
@@ -60,8 +66,10 @@ ${options.secretsExtra ?? ''}
     ...settings,
   });
   const moduleRef = await Test.createTestingModule({
-    imports: [AuthModule.forRoot({ settings: config, vault }), TraceRetrievalModule.forRoot({ settings: config, vault, tracking, preprocessor: options.preprocessor })],
-  }).compile();
+    imports: [auth, TraceRetrievalModule.forRoot({ settings: config, vault, auth, tracking, preprocessor: options.preprocessor })],
+  })
+    .setLogger(new CapturingLogger(logs))
+    .compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>();
   app.set('query parser', 'extended');
   app.useGlobalFilters(new GatewayExceptionFilter());
@@ -90,7 +98,7 @@ const nanos = (ms: number) => (BigInt(ms) * 1_000_000n).toString();
 class Seeder {
   constructor(
     private readonly fake: FakeLangfuse,
-    private readonly project: { publicKey: string; secretKey: string },
+    private readonly project: { projectId: string; publicKey: string; secretKey: string },
   ) {}
 
   /** n completions of a rollout, oldest first (1 ms apart), recorded in the tracker when given; returns their insertion ids. */
@@ -142,7 +150,7 @@ class Seeder {
       }),
     });
     expect(res.status).toBe(200);
-    if (tracker) for (const id of ids) await tracker.record(rollout, id);
+    if (tracker) for (const id of ids) await tracker.record(inProject(rollout, this.project.projectId), id);
     return ids;
   }
 }
@@ -159,7 +167,17 @@ const readCalls = (fake: FakeLangfuse) => fake.calls.filter((c) => c.method === 
 const paths = (fake: FakeLangfuse) => [...new Set(readCalls(fake).map((c) => c.path.replace(/\/api\/public\/traces\/[^/]+$/, '/api/public/traces/{id}')))].sort();
 
 async function startFake(options: Partial<FakeLangfuseOptions> = {}): Promise<FakeLangfuse> {
-  return startFakeLangfuse({ projects: [PROJECT_A, PROJECT_B], ...options });
+  const fake = await startFakeLangfuse({ projects: [PROJECT_A, PROJECT_B], ...options });
+  langfuseHosts.push(new URL(fake.url).host);
+  return fake;
+}
+
+/** The answer names the project but not where its Langfuse is; the gateway's log line does. */
+function expectHostOnlyInLog(fake: FakeLangfuse, res: { text: string; body: any }, logsBefore: number, project = 'proj-a') {
+  const host = new URL(fake.url).host;
+  expect(res.text).not.toContain(host);
+  expect(res.body.detail).toContain(`project "${project}"`);
+  expect(logs.slice(logsBefore).filter((l) => l.includes('langfuse_unavailable')).join('\n')).toContain(`Langfuse host of project ${project}: ${fake.url}`);
 }
 
 describe('a v4 Langfuse read through v2, legacy and auto', () => {
@@ -185,7 +203,7 @@ describe('a v4 Langfuse read through v2, legacy and auto', () => {
   async function seeded(n: number, apps: App[] = [auto, v2, legacy]): Promise<{ rollout: string; ids: string[] }> {
     const rollout = rid();
     const ids = await seeder.seed(rollout, n);
-    for (const app of apps) for (const id of ids) await app.tracker.record(rollout, id);
+    for (const app of apps) for (const id of ids) await app.tracker.record(inProject(rollout), id);
     fake.calls.length = 0;
     return { rollout, ids };
   }
@@ -244,7 +262,7 @@ describe('a v4 Langfuse read through v2, legacy and auto', () => {
     // Written newest-id-first, so the newest id has the oldest timestamp: pointwise goes by id, not by time.
     const ids = await seeder.seed(rollout, 4, undefined, { startMs: Date.now() - 10_000 });
     const newest = [...ids].sort().pop()!;
-    for (const app of [v2, legacy]) for (const id of ids) await app.tracker.record(rollout, id);
+    for (const app of [v2, legacy]) for (const id of ids) await app.tracker.record(inProject(rollout), id);
     for (const app of [v2, legacy]) {
       fake.calls.length = 0;
       const res = await get(app, `/v1/traces/pointwise?limit=100&tags=rollout_id:${rollout}&sleep_between_gets=0.1&max_retries=5&include_payloads=True`);
@@ -339,9 +357,11 @@ describe('a v4 Langfuse read through v2, legacy and auto', () => {
       expect(fromB.status).toBe(200);
       expect(fromB.body).toMatchObject({ project_id: 'proj-b', total_traces: 2 });
       expect(fromB.body.traces.map((t: any) => t.tags.find((x: string) => x.startsWith('insertion_id:')))).toEqual(ids.map((id) => `insertion_id:${id}`));
+      // proj-a has no rollout of that id: nothing of proj-b's (ids, counts) shows through.
       const fromDefault = await get(auto, `/traces?tags=rollout_id:${rollout}&max_retries=0`);
       expect(fromDefault.status).toBe(404);
-      expect(fromDefault.body.detail).toContain('found 0 of 2 expected');
+      expect(fromDefault.body.detail).toMatch(/^No traces found/);
+      expect(JSON.stringify(fromDefault.body)).not.toMatch(new RegExp(ids.join('|')));
     } finally {
       // nothing to release
     }
@@ -360,6 +380,12 @@ describe('a v4 Langfuse read through v2, legacy and auto', () => {
     expect(bad.body.error.code).toBe('invalid_query');
     expect(bad.body.detail).toContain('limit: expected an integer');
     expect(bad.body.detail).toContain('max_retries: expected an integer between 0 and 20 (default 3) (got "True")');
+
+    const huge = await get(auto, '/traces?tags=rollout_id:r&sample_size=1e20&page=-5');
+    expect(huge.status).toBe(400);
+    expect(huge.body.error.param).toEqual(['sample_size', 'page']);
+    expect(huge.body.detail).toContain('sample_size: expected an integer between 1 and 1000000 (got "1e20")');
+    expect(huge.body.detail).toContain('page: expected an integer between 1 and 1000000 (ignored: the gateway reads every page itself) (got "-5")');
     expect(fake.calls.filter((c) => c.method === 'GET')).toHaveLength(0);
   });
 
@@ -375,11 +401,14 @@ describe('a v4 Langfuse read through v2, legacy and auto', () => {
 
   it('keys Langfuse rejects → 502 that names the project, not the key', async () => {
     const rollout = rid();
-    await auto.tracker.record(rollout, uuidv7());
+    await auto.tracker.record(inProject(rollout, 'proj-bad'), uuidv7());
+    const logsBefore = logs.length;
     const res = await get(auto, `/project_id/proj-bad/traces?tags=rollout_id:${rollout}`);
     expect(res.status).toBe(502);
     expect(res.body.error.code).toBe('langfuse_unavailable');
     expect(res.body.detail).toContain('rejected the API keys of project "proj-bad" (HTTP 401)');
+    expect(res.body.detail).toContain("check the project's langfuse_keys and host in the gateway's secrets file");
+    expectHostOnlyInLog(fake, res, logsBefore, 'proj-bad');
   });
 });
 
@@ -407,7 +436,7 @@ describe('Langfuse under load and failure', () => {
   it('a rate-limited Langfuse (429 + Retry-After) still yields the complete rollout', async () => {
     const rollout = rid();
     const ids = await seeder.seed(rollout, 12);
-    for (const app of [v2, legacy]) for (const id of ids) await app.tracker.record(rollout, id);
+    for (const app of [v2, legacy]) for (const id of ids) await app.tracker.record(inProject(rollout), id);
     fake.options.rateLimit = { maxCalls: 5, windowMs: 1_000, retryAfterSeconds: 1 };
     fake.calls.length = 0;
     const res = await get(legacy, `/traces?tags=rollout_id:${rollout}`);
@@ -421,7 +450,7 @@ describe('Langfuse under load and failure', () => {
   it('5xx answers are retried with backoff', async () => {
     const rollout = rid();
     const ids = await seeder.seed(rollout, 3);
-    for (const app of [v2, legacy]) for (const id of ids) await app.tracker.record(rollout, id);
+    for (const app of [v2, legacy]) for (const id of ids) await app.tracker.record(inProject(rollout), id);
     for (const app of [v2, legacy]) {
       fake.options.fail5xxNext = 2;
       fake.calls.length = 0;
@@ -436,13 +465,16 @@ describe('Langfuse under load and failure', () => {
     const app = await startApp(fake, { LANGFUSE_READ_API: 'legacy', LANGFUSE_READ_TIMEOUT_MS: '150', LANGFUSE_READ_BUDGET_MS: '1500' });
     try {
       const rollout = rid();
-      await app.tracker.record(rollout, uuidv7());
+      await app.tracker.record(inProject(rollout), uuidv7());
       fake.options.latencyMs = 400;
       const started = Date.now();
+      const logsBefore = logs.length;
       const res = await get(app, `/traces?tags=rollout_id:${rollout}`);
       expect(Date.now() - started).toBeLessThan(2_000);
       expect(res.status).toBe(502);
       expect(res.body.detail).toContain('no answer within 150 ms (LANGFUSE_READ_TIMEOUT_MS)');
+      expect(res.text).not.toContain(new URL(fake.url).host);
+      expect(logs.slice(logsBefore).join('\n')).toContain(`(project proj-a at ${fake.url}) failed`);
     } finally {
       fake.options.latencyMs = 0;
       await app.close();
@@ -453,14 +485,17 @@ describe('Langfuse under load and failure', () => {
     const app = await startApp(fake, { LANGFUSE_READ_API: 'v2', LANGFUSE_READ_BUDGET_MS: '2000' });
     try {
       const rollout = rid();
-      await app.tracker.record(rollout, uuidv7());
+      await app.tracker.record(inProject(rollout), uuidv7());
       fake.options.fail5xxNext = 1_000;
       const started = Date.now();
+      const logsBefore = logs.length;
       const res = await get(app, `/traces?tags=rollout_id:${rollout}`);
       expect(Date.now() - started).toBeLessThan(2_500);
       expect(res.status).toBe(502);
       expect(res.body.error.code).toBe('langfuse_unavailable');
       expect(res.body.detail).toMatch(/GET \/api\/public\/v2\/observations.*HTTP 50[03]/);
+      expect(res.text).not.toContain(new URL(fake.url).host);
+      expect(logs.slice(logsBefore).join('\n')).toContain(`(project proj-a at ${fake.url}) failed`);
     } finally {
       await app.close();
     }
@@ -498,16 +533,18 @@ describe('auto-detection of the Langfuse generation', () => {
     try {
       const rollout = rid();
       const ids = await seeder.seed(rollout, 3, auto.tracker);
-      for (const id of ids) await forced.tracker.record(rollout, id);
+      for (const id of ids) await forced.tracker.record(inProject(rollout), id);
       fake.calls.length = 0;
       const res = await get(auto, `/traces?tags=rollout_id:${rollout}`);
       expect(res.status).toBe(200);
       expect(res.body.total_traces).toBe(3);
       expect(paths(fake)).toEqual(['/api/public/v2/observations']);
 
+      const logsBefore = logs.length;
       const refused = await get(forced, `/traces?tags=rollout_id:${rollout}`);
       expect(refused.status).toBe(502);
       expect(refused.body.detail).toContain('LANGFUSE_READ_API=legacy');
+      expectHostOnlyInLog(fake, refused, logsBefore);
     } finally {
       await Promise.all([auto.close(), forced.close()]);
       await fake.close();
@@ -566,5 +603,6 @@ describe('extension points and access', () => {
 
 afterAll(() => {
   expect(bodies.length).toBeGreaterThan(0);
-  for (const body of bodies) for (const secret of SECRET_STRINGS) expect(body).not.toContain(secret);
+  expect(langfuseHosts.length).toBeGreaterThan(0);
+  for (const body of bodies) for (const secret of [...SECRET_STRINGS, ...langfuseHosts]) expect(body).not.toContain(secret);
 });

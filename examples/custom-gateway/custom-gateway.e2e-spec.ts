@@ -10,7 +10,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { LangfuseCompletionTracer } from '@app/langfuse-export';
 import { FakeLangfuse, startFakeLangfuse } from '../../test/fakes/fake-langfuse.server';
 import { FakeOpenAI, startFakeOpenAI } from '../../test/fakes/fake-openai.server';
-import { json, metadataPath, StartedGateway, startGateway, writeSecrets } from '../../test/support/gateway';
+import { json, metadataPath, rolloutKey, StartedGateway, startGateway, writeSecrets } from '../../test/support/gateway';
 import { testRedisUrl } from '../../test/support/redis';
 import { CUSTOM_GATEWAY } from './app.module';
 
@@ -100,8 +100,8 @@ it('the swapped completeness store is the one the tracker, /ready, /traces and /
   const rollout = `r-${randomUUID()}`;
   const { response } = await client(metadataPath({ rollout, project: 'proj-b' })).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
   const id = response.headers.get('x-insertion-id');
-  expect(await redis.zrange(`${gw.keyPrefix}:{${rollout}}:completions`, '0', '-1')).toEqual([id]);
-  expect(await redis.exists(`${gw.keyPrefix}:{${rollout}}:ids`)).toBe(0);
+  expect(await redis.zrange(rolloutKey(gw.keyPrefix, 'proj-b', rollout, 'completions'), '0', '-1')).toEqual([id]);
+  expect(await redis.exists(rolloutKey(gw.keyPrefix, 'proj-b', rollout, 'ids'))).toBe(0);
 
   expect(await json(await fetch(`${gw.url}/ready`))).toMatchObject({ status: 'ready', store: { kind: 'redis-sorted-set', ok: true } });
   expect(await json(await get(`/v1/rollouts/${rollout}`))).toMatchObject({ expected_completions: 1, newest_insertion_id: id });

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import Redis from 'ioredis';
 import { CompletenessStore, TrackingSettings } from '@app/completeness-tracking';
 import { RedisConnection } from '@app/redis';
+import type { RolloutRef } from '@app/routing-metadata';
 
 /**
  * A completeness store of its own: each rollout's ids in a Redis sorted set
@@ -24,18 +25,18 @@ export class SortedSetCompletenessStore extends CompletenessStore {
     this.redis = connection.client;
   }
 
-  key(rolloutId: string): string {
-    return this.connection.keys.rollout(rolloutId, 'completions');
+  key(rollout: RolloutRef): string {
+    return this.connection.keys.rollout(rollout, 'completions');
   }
 
-  async register(rolloutId: string, insertionId: string): Promise<void> {
-    const key = this.key(rolloutId);
+  async register(rollout: RolloutRef, insertionId: string): Promise<void> {
+    const key = this.key(rollout);
     const [[zaddError], [expireError]] = (await this.redis.multi().zadd(key, 'NX', Date.now(), insertionId).expire(key, this.settings.ROLLOUT_TTL_SECONDS).exec()) ?? [[null], [null]];
     if (zaddError || expireError) throw zaddError ?? expireError;
   }
 
-  async expectedIds(rolloutId: string): Promise<string[]> {
-    return this.redis.zrange(this.key(rolloutId), '0', '-1');
+  async expectedIds(rollout: RolloutRef): Promise<string[]> {
+    return this.redis.zrange(this.key(rollout), '0', '-1');
   }
 
   async ping(): Promise<void> {

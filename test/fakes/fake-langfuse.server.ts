@@ -127,6 +127,10 @@
  * GET /api/public/health (no auth) → {"status":"OK","version":"..."}
  * Anything else under /api/public → 404 JSON; known path with another method → 405.
  *
+ * INGESTION FAULTS (options.ingestion, after auth; nothing is stored while one applies): status (every
+ *   export answers it; with failNext only the next N), retryAfterSeconds (Retry-After), delayMs (slow answers),
+ *   refuseTraceIds (only exports carrying one of these trace ids fail). stop()/start(): the port is closed
+ *   (connections refused) and opened again with the same data. `ingestion` counts stored and refused exports.
  * KNOBS: visibilityDelayMs (spans readable by legacy + v2 reads only that long after receipt; a legacy
  *   trace shows only its visible spans), latencyMs (every response), rateLimit (read endpoints, per
  *   project fixed window: 429 {"message":"Rate limit exceeded","code":"rate_limited","details":{...}}
@@ -206,6 +210,8 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
 class FakeLangfuseServer implements FakeLangfuse {
   url = '';
   readonly calls: FakeLangfuseCall[] = [];
+  readonly ingestion = { stored: 0, refused: 0 };
+  private port?: number;
   private readonly server: http.Server;
   private readonly stores = new Map<string, ProjectStore>();
   private withheld: Array<(trace: StoredTrace) => boolean> = [];
@@ -227,8 +233,9 @@ class FakeLangfuseServer implements FakeLangfuse {
   listen(): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => {
+      this.server.listen(this.port ?? this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => {
         const addr = this.server.address() as AddressInfo;
+        this.port = addr.port;
         const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
         this.url = `http://${host}:${addr.port}`;
         resolve();
@@ -250,6 +257,8 @@ class FakeLangfuseServer implements FakeLangfuse {
     this.withheld = [];
     this.rateWindows.clear();
     this.failuresServed = 0;
+    this.ingestion.stored = 0;
+    this.ingestion.refused = 0;
   }
 
   close(): Promise<void> {
@@ -257,6 +266,17 @@ class FakeLangfuseServer implements FakeLangfuse {
       this.server.close((err) => (err ? reject(err) : resolve()));
       this.server.closeAllConnections();
     });
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  start(): Promise<void> {
+    return this.listen();
   }
 
   private store(projectId: string): ProjectStore {
@@ -283,6 +303,8 @@ class FakeLangfuseServer implements FakeLangfuse {
     try {
       const body = await readBody(req);
       if (this.options.latencyMs && this.options.latencyMs > 0) await sleep(this.options.latencyMs);
+      const ingestDelay = this.options.ingestion?.delayMs;
+      if (ingestDelay && path === '/api/public/otel/v1/traces') await sleep(ingestDelay);
       if (path.startsWith('/__fake/')) {
         reply = this.admin(method, path, body);
       } else {
@@ -343,6 +365,22 @@ class FakeLangfuseServer implements FakeLangfuse {
     return project;
   }
 
+  /** The failure an OTLP export gets while an ingestion fault applies, else undefined. */
+  private ingestionFault(body: Buffer): Reply | undefined {
+    const f = this.options.ingestion;
+    if (!f || f.status === undefined) return undefined;
+    if (f.refuseTraceIds) {
+      const text = body.toString('utf8');
+      if (!f.refuseTraceIds.some((id) => text.includes(id))) return undefined;
+    }
+    if (f.failNext !== undefined) {
+      if (f.failNext <= 0) return undefined;
+      f.failNext--;
+    }
+    const headers: Record<string, string> = f.retryAfterSeconds !== undefined ? { 'Retry-After': String(f.retryAfterSeconds) } : {};
+    return { status: f.status, body: { message: f.status === 429 ? 'Rate limit exceeded' : f.status >= 500 ? 'Service Unavailable' : 'Invalid request' }, headers };
+  }
+
   private maybeFail(): void {
     const remaining = this.options.fail5xxNext ?? 0;
     if (remaining <= 0) return;
@@ -399,8 +437,16 @@ class FakeLangfuseServer implements FakeLangfuse {
   ): Reply {
     const store = this.store(project.projectId);
     switch (kind) {
-      case 'otel':
-        return this.ingest(store, req, body);
+      case 'otel': {
+        const fault = this.ingestionFault(body);
+        if (fault) {
+          this.ingestion.refused++;
+          return fault;
+        }
+        const reply = this.ingest(store, req, body);
+        if (reply.status < 300) this.ingestion.stored++;
+        return reply;
+      }
       case 'projects':
         return {
           status: 200,

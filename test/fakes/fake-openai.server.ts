@@ -19,6 +19,8 @@
  *   x-fake-fail-mid-stream: 1     fake-fail-mid-stream      failMidStream    destroy the socket mid-stream
  *   x-fake-fail-after-chunks: N   fake-fail-after-chunks-N  failAfterChunks  content pieces sent before that
  *   x-fake-content: text          –                         content          the assistant text
+ *   x-fake-end-after-chunks: N    –                         –                end the stream cleanly after N content pieces (no finish_reason, no [DONE])
+ *   x-fake-done-delay-ms: N       –                         –                wait this long between the finish_reason chunk and [DONE]
  * Latency, status and hang apply to every route; the others to chat streams.
  *
  * Standalone (benchmarks): `PORT=9100 npx ts-node test/fakes/fake-openai.server.ts`
@@ -113,6 +115,8 @@ interface Knobs {
   chunkGapMs: number;
   failMidStream: boolean;
   failAfterChunks?: number;
+  endAfterChunks?: number;
+  doneDelayMs?: number;
   content?: string;
 }
 
@@ -165,6 +169,8 @@ function resolveKnobs(o: FakeOpenAIOptions, headers: IncomingHttpHeaders, model:
     k.failMidStream = true;
     k.failAfterChunks = after;
   }
+  k.endAfterChunks = num(headers['x-fake-end-after-chunks']);
+  k.doneDelayMs = num(headers['x-fake-done-delay-ms']);
   const content = headers['x-fake-content'];
   if (content !== undefined) k.content = Array.isArray(content) ? content[0] : content;
   return k;
@@ -356,6 +362,9 @@ export async function startFakeOpenAI(options: StartFakeOpenAIOptions = {}): Pro
     frames.push('data: [DONE]\n\n');
     // Frame index after which to fail: the role frame plus `failAfter` content frames.
     const failAt = failAfter >= 0 ? 1 + failAfter : -1;
+    // Frame index at which to end cleanly, as if the upstream simply stopped (no finish_reason, no [DONE]).
+    const endAt = knobs.endAfterChunks !== undefined ? 1 + Math.min(pieces.length, knobs.endAfterChunks) : -1;
+    const doneAt = frames.length - 1;
 
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.flushHeaders();
@@ -369,12 +378,13 @@ export async function startFakeOpenAI(options: StartFakeOpenAIOptions = {}): Pro
         res.destroy();
         return;
       }
-      if (i >= frames.length) {
+      if (i >= frames.length || i === endAt) {
         res.end();
         return;
       }
       res.write(frames[i++]);
-      if (gap > 0) delay(res, gap).then(next);
+      const wait = i === doneAt && knobs.doneDelayMs ? knobs.doneDelayMs : gap;
+      if (wait > 0) delay(res, wait).then(next);
       else setImmediate(next);
     };
     next();

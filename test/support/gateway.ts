@@ -12,6 +12,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configureGatewayApp, GatewayExtensions, GatewayModule, GatewaySettings, listenGateway } from '@app/gateway';
+import { RedisKeys } from '@app/redis';
 import { APP_GATEWAY_OPTIONS } from '../../apps/gateway/src/app.module';
 import { TEST_EXPORT_WORKER_SCRIPT } from './export-worker';
 
@@ -55,7 +56,8 @@ export async function startGateway(
   const module = GatewayModule.forRoot({
     exportWorkerScript: TEST_EXPORT_WORKER_SCRIPT,
     ...extensions,
-    settings: { REDIS_KEY_PREFIX: keyPrefix, LANGFUSE_EXPORT: false, ...stripUndefined(settings) } as GatewaySettings,
+    // A spool of its own, so gateways of parallel tests never take over each other's leftovers.
+    settings: { REDIS_KEY_PREFIX: keyPrefix, LANGFUSE_EXPORT: false, SPOOL_DIR: mkdtempSync(join(tmpdir(), 'gw-spool-')), ...stripUndefined(settings) } as GatewaySettings,
     env: {},
   });
   const logs: string[] = [];
@@ -100,3 +102,8 @@ export function metadataPath(m: { rollout: string; invocation?: string; experime
 /** fetch's json() is `unknown` under Node's types; tests read fields freely. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const json = (res: Response): Promise<any> => res.json();
+
+/** The Redis key of one kind of a rollout's data (ids, logs, status), as the gateway lays it out. */
+export function rolloutKey(prefix: string, projectId: string | undefined, rolloutId: string, kind: string): string {
+  return new RedisKeys(prefix).rollout({ projectId, rolloutId }, kind);
+}

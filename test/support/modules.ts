@@ -9,21 +9,29 @@ import { CompletenessTrackingModule } from '@app/completeness-tracking';
 import { CredentialVaultModule } from '@app/credential-vault';
 import { RedisModule } from '@app/redis';
 import { SettingsModule } from '@app/settings';
+import { SpoolModule } from '@app/spool';
+import { AuthModule } from '@app/auth';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface SharedModules {
   settings: DynamicModule;
   redis: DynamicModule;
   vault: DynamicModule;
   tracking: DynamicModule;
+  auth: DynamicModule;
 }
 
 export function sharedModules(settings: Record<string, string | number | boolean | undefined>): SharedModules {
-  const config = SettingsModule.forRoot({ settings, env: {} });
+  const config = SettingsModule.forRoot({ settings: { SPOOL_DIR: mkdtempSync(join(tmpdir(), 'gw-spool-')), ...settings }, env: {} });
   const redis = RedisModule.forRoot({ settings: config });
+  const vault = CredentialVaultModule.forRoot({ settings: config });
   return {
     settings: config,
     redis,
-    vault: CredentialVaultModule.forRoot({ settings: config }),
-    tracking: CompletenessTrackingModule.forRoot({ settings: config, redis }),
+    vault,
+    tracking: CompletenessTrackingModule.forRoot({ settings: config, redis, spool: SpoolModule.forRoot({ settings: config }) }),
+    auth: AuthModule.forRoot({ settings: config, vault }),
   };
 }

@@ -14,6 +14,7 @@ import { AuthGuard } from './auth.guard';
 import { AuthProvider } from './auth.provider';
 import { AuthSettings } from './auth.settings';
 import { NoAuthProvider } from './no-auth.provider';
+import { ProjectResolver } from './project-resolver';
 import { RequestAuthenticator } from './request-authenticator';
 
 export interface AuthModuleOptions {
@@ -50,9 +51,10 @@ export class AuthModule {
               },
             ]),
         RequestAuthenticator,
+        ProjectResolver,
         { provide: APP_GUARD, useClass: AuthGuard },
       ],
-      exports: [AuthProvider, RequestAuthenticator],
+      exports: [AuthProvider, RequestAuthenticator, ProjectResolver],
     };
   }
 }

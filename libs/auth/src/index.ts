@@ -4,6 +4,7 @@ export { AuthProvider } from './auth.provider';
 export { ANONYMOUS_ACCOUNT } from './account-info';
 export type { AccountInfo, AuthRequest } from './account-info';
 export { RequestAuthenticator } from './request-authenticator';
+export { ProjectResolver } from './project-resolver';
 export { GATEWAY_KEY_HEADER, presentedCredentials } from './api-key.auth-provider';
 export { Public } from './public.decorator';
 export { Account, accountOf } from './account.decorator';

@@ -46,14 +46,26 @@ const STATUS: Record<GatewayErrorCode, number> = {
   [GatewayErrorCode.ClientClosedRequest]: 499,
 };
 
+export interface GatewayErrorOptions {
+  /**
+   * For the gateway's log line only, never the client: what the operator
+   * needs and the client must not learn (an internal host, say).
+   */
+  logDetail?: string;
+}
+
 export class GatewayError extends Error {
+  readonly logDetail?: string;
+
   constructor(
     readonly code: GatewayErrorCode,
     message: string,
     readonly details?: Record<string, unknown>,
+    options: GatewayErrorOptions = {},
   ) {
     super(message);
     this.name = 'GatewayError';
+    this.logDetail = options.logDetail;
   }
 
   get status(): number {

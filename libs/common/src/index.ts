@@ -1,3 +1,5 @@
 export { GatewayError, GatewayErrorCode } from './gateway.error';
+export type { GatewayErrorOptions } from './gateway.error';
 export { currentRequestContext, requestContext } from './request-context';
 export type { RequestContext } from './request-context';
+export { withDeadline } from './deadline';

@@ -17,6 +17,8 @@ export interface CompletenessTrackingModuleOptions {
   settings: SettingsModuleRef;
   /** RedisModule.forRoot(…): the built-in store uses its client when Redis is configured. */
   redis: DynamicModule;
+  /** SpoolModule.forRoot(…): where a stopping gateway leaves the ids it could not store. */
+  spool: DynamicModule;
   /** Your own store; it may inject RedisConnection, TrackingSettings and anything `imports` export. */
   store?: Type<CompletenessStore>;
   imports?: ModuleMetadata['imports'];
@@ -24,10 +26,10 @@ export interface CompletenessTrackingModuleOptions {
 
 @Module({})
 export class CompletenessTrackingModule {
-  static forRoot({ settings, redis, store, imports = [] }: CompletenessTrackingModuleOptions): DynamicModule {
+  static forRoot({ settings, redis, spool, store, imports = [] }: CompletenessTrackingModuleOptions): DynamicModule {
     return {
       module: CompletenessTrackingModule,
-      imports: [settings, redis, ...imports],
+      imports: [settings, redis, spool, ...imports],
       providers: [
         settingsProvider(TrackingSettings),
         store
@@ -41,7 +43,7 @@ export class CompletenessTrackingModule {
 }
 
 function builtInStore(redis: RedisConnection, settings: TrackingSettings): CompletenessStore {
-  if (redis.client) return new RedisCompletenessStore(redis.client, redis.keys, settings);
+  if (redis.client) return new RedisCompletenessStore(redis, settings);
   new Logger('CompletenessTracking').warn(
     'No Redis configured (REDIS_URL / REDIS_HOST): using the in-memory completeness store. It is for one process only and loses its data on restart.',
   );

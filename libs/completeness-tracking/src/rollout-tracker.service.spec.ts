@@ -1,4 +1,5 @@
 import { GatewayErrorCode } from '@app/common';
+import type { RolloutRef } from '@app/routing-metadata';
 import { CompletenessStore } from './completeness.store';
 import { RolloutTracker } from './rollout-tracker.service';
 
@@ -8,13 +9,13 @@ class FlakyStore extends CompletenessStore {
   up = true;
   readonly data = new Map<string, Set<string>>();
 
-  async register(rolloutId: string, id: string): Promise<void> {
+  async register({ rolloutId }: RolloutRef, id: string): Promise<void> {
     if (!this.up) throw new Error('connection refused');
     if (!this.data.has(rolloutId)) this.data.set(rolloutId, new Set());
     this.data.get(rolloutId)!.add(id);
   }
 
-  async expectedIds(rolloutId: string): Promise<string[]> {
+  async expectedIds({ rolloutId }: RolloutRef): Promise<string[]> {
     if (!this.up) throw new Error('connection refused');
     return [...(this.data.get(rolloutId) ?? [])];
   }
@@ -24,14 +25,15 @@ class FlakyStore extends CompletenessStore {
   }
 }
 
-const config = (queue: number) => ({ REGISTRATION_QUEUE_SIZE: queue }) as never;
+const config = (queue: number) => ({ REGISTRATION_QUEUE_SIZE: queue, REGISTRATION_TIMEOUT_MS: 250 }) as never;
+const R: RolloutRef = { projectId: 'p', rolloutId: 'r' };
 
 describe('RolloutTracker', () => {
   it('stores directly while the backend is up', async () => {
     const store = new FlakyStore();
     const t = new RolloutTracker(store, config(10));
-    await t.record('r', 'a');
-    expect(await t.expectedIds('r')).toEqual(['a']);
+    await t.record(R, 'a');
+    expect(await t.expectedIds(R)).toEqual(['a']);
     expect(t.stats()).toMatchObject({ registered: 1, pending: 0 });
   });
 
@@ -39,12 +41,12 @@ describe('RolloutTracker', () => {
     const store = new FlakyStore();
     const t = new RolloutTracker(store, config(10));
     store.up = false;
-    await t.record('r', 'a');
-    await t.record('r', 'b');
+    await t.record(R, 'a');
+    await t.record(R, 'b');
     expect(t.stats()).toMatchObject({ queued: 2, pending: 2 });
     store.up = true;
     // The queued ids count as expected even before they reach the store.
-    expect((await t.expectedIds('r')).sort()).toEqual(['a', 'b']);
+    expect((await t.expectedIds(R)).sort()).toEqual(['a', 'b']);
     await t.drain();
     expect([...store.data.get('r')!].sort()).toEqual(['a', 'b']);
     expect(t.stats()).toMatchObject({ pending: 0, retriedOk: 2 });
@@ -55,8 +57,8 @@ describe('RolloutTracker', () => {
     const store = new FlakyStore();
     const t = new RolloutTracker(store, config(10));
     store.up = false;
-    await t.record('r', 'a');
-    await t.record('r', 'b');
+    await t.record(R, 'a');
+    await t.record(R, 'b');
     store.up = true;
     await Promise.all([t.drain(), t.drain(), t.drain()]);
     expect(t.stats()).toMatchObject({ pending: 0, retriedOk: 2, registered: 2 });
@@ -67,24 +69,24 @@ describe('RolloutTracker', () => {
     const store = new FlakyStore();
     const t = new RolloutTracker(store, config(10));
     store.up = false;
-    await t.record('r', 'a');
+    await t.record(R, 'a');
     store.up = true;
     // The drain stores 'a' slowly; meanwhile the backend blips and 'b' of the same rollout is queued.
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const register = store.register.bind(store);
-    store.register = async (rolloutId, id) => {
+    store.register = async (rollout, id) => {
       if (id === 'a') await gate;
-      return register(rolloutId, id);
+      return register(rollout, id);
     };
     const draining = t.drain();
     store.up = false;
-    await t.record('r', 'b');
+    await t.record(R, 'b');
     store.up = true;
     release();
     await draining;
     expect(t.stats().pending).toBe(1);
-    expect(await t.expectedIds('r')).toEqual(expect.arrayContaining(['a', 'b']));
+    expect(await t.expectedIds(R)).toEqual(expect.arrayContaining(['a', 'b']));
     await t.drain();
     expect(store.data.get('r')).toEqual(new Set(['a', 'b']));
     expect(t.stats()).toMatchObject({ pending: 0, retriedOk: 2, rejected: 0 });
@@ -95,8 +97,8 @@ describe('RolloutTracker', () => {
     const store = new FlakyStore();
     const t = new RolloutTracker(store, config(1));
     store.up = false;
-    await t.record('r', 'a');
-    await expect(t.record('r', 'b')).rejects.toMatchObject({ code: GatewayErrorCode.TrackingUnavailable });
+    await t.record(R, 'a');
+    await expect(t.record(R, 'b')).rejects.toMatchObject({ code: GatewayErrorCode.TrackingUnavailable });
     expect(t.stats()).toMatchObject({ rejected: 1, pending: 1 });
     store.up = true;
     await t.onModuleDestroy();
@@ -107,7 +109,7 @@ describe('RolloutTracker', () => {
     const store = new FlakyStore();
     const t = new RolloutTracker(store, config(10));
     store.up = false;
-    await t.record('r', 'x');
+    await t.record(R, 'x');
     setTimeout(() => (store.up = true), 300);
     const deadline = Date.now() + 5_000;
     while (t.stats().pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -1,18 +1,22 @@
 /**
- * A registration is tried a few times inline (fast path: one SADD). If the
- * backend stays down it moves to a bounded in-process queue that retries in
- * the background; ids waiting there still count as expected for this
- * replica's reads. Only when that queue is full does register() throw, so
- * the caller can fail loudly.
+ * A registration goes to the store at once, unless the store is known to be
+ * unreachable or does not confirm within REGISTRATION_TIMEOUT_MS (250 ms):
+ * then it moves to a bounded in-process queue that retries in the
+ * background; ids waiting there still count as expected for this replica's
+ * reads. Only when that queue is full does record() throw, so the caller can
+ * fail loudly. A gateway that stops with ids still queued writes them to the
+ * spool; the next gateway to start with that spool registers them.
  */
-import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { GatewayError, GatewayErrorCode } from '@app/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
+import { GatewayError, GatewayErrorCode, withDeadline } from '@app/common';
+import type { RolloutRef } from '@app/routing-metadata';
+import { Spool, SpooledBatch } from '@app/spool';
 import { CompletenessStore } from './completeness.store';
 import { TrackingSettings } from './tracking.settings';
 
-const INLINE_ATTEMPTS = 2;
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 5_000;
+const SPOOL_KIND = 'registrations';
 
 export interface TrackerStats {
   registered: number;
@@ -22,41 +26,56 @@ export interface TrackerStats {
   rejected: number;
 }
 
+/** One registration as the spool keeps it. */
+interface SpooledRegistration {
+  projectId?: string;
+  rolloutId: string;
+  insertionId: string;
+}
+
+interface PendingRollout {
+  ref: RolloutRef;
+  ids: Set<string>;
+}
+
 @Injectable()
-export class RolloutTracker implements OnModuleDestroy {
+export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
   private readonly logger = new Logger(RolloutTracker.name);
-  /** rolloutId → ids not yet in the store */
-  private readonly pending = new Map<string, Set<string>>();
+  /** project ('' = none) → rollout id → ids not yet in the store */
+  private readonly pending = new Map<string, Map<string, PendingRollout>>();
   private pendingCount = 0;
   private timer?: NodeJS.Timeout;
   private draining?: Promise<void>;
   private backoffMs = RETRY_BASE_MS;
   private readonly counters = { registered: 0, queued: 0, retriedOk: 0, rejected: 0 };
+  /** Spool files taken over at start, deleted once their ids are stored (or written again at shutdown). */
+  private spooled: SpooledBatch<SpooledRegistration>[] = [];
 
   constructor(
     readonly store: CompletenessStore,
     private readonly settings: TrackingSettings,
+    @Optional() private readonly spool?: Spool,
   ) {}
 
   /**
    * Records a successful completion. Resolves once the id is stored or safely
    * queued for retry; throws TrackingUnavailable when neither is possible.
    */
-  async record(rolloutId: string, insertionId: string): Promise<void> {
-    let lastError: unknown;
-    for (let attempt = 0; attempt < INLINE_ATTEMPTS; attempt++) {
+  async record(rollout: RolloutRef, insertionId: string): Promise<void> {
+    let failure: unknown = new Error('the store is unreachable');
+    if (this.store.reachable) {
       try {
-        await this.store.register(rolloutId, insertionId);
+        await withDeadline(this.store.register(rollout, insertionId), this.settings.REGISTRATION_TIMEOUT_MS);
         this.counters.registered++;
         return;
       } catch (err) {
-        lastError = err;
+        failure = err;
       }
     }
     if (this.pendingCount >= this.settings.REGISTRATION_QUEUE_SIZE) {
       this.counters.rejected++;
       this.logger.error(
-        `Could not record insertion_id ${insertionId} of rollout ${rolloutId}: store unreachable (${errMsg(lastError)}) and retry queue full (${this.pendingCount}).`,
+        `Could not record insertion_id ${insertionId} of rollout ${rollout.rolloutId} (project ${rollout.projectId ?? '-'}): store unreachable (${errMsg(failure)}) and retry queue full (${this.pendingCount}).`,
       );
       throw new GatewayError(
         GatewayErrorCode.TrackingUnavailable,
@@ -64,14 +83,14 @@ export class RolloutTracker implements OnModuleDestroy {
         { insertion_id: insertionId },
       );
     }
-    this.enqueue(rolloutId, insertionId);
-    this.logger.warn(`Store unreachable (${errMsg(lastError)}); insertion_id ${insertionId} of rollout ${rolloutId} queued for retry (${this.pendingCount} waiting).`);
+    if (this.enqueue(rollout, insertionId)) this.counters.queued++;
+    this.logger.warn(`Store unreachable (${errMsg(failure)}); insertion_id ${insertionId} of rollout ${rollout.rolloutId} queued for retry (${this.pendingCount} waiting).`);
   }
 
   /** Ids expected for the rollout: the store's plus those still queued here. */
-  async expectedIds(rolloutId: string): Promise<string[]> {
-    const stored = await this.store.expectedIds(rolloutId);
-    const queued = this.pending.get(rolloutId);
+  async expectedIds(rollout: RolloutRef): Promise<string[]> {
+    const stored = await this.store.expectedIds(rollout);
+    const queued = this.pending.get(rollout.projectId ?? '')?.get(rollout.rolloutId)?.ids;
     if (!queued || queued.size === 0) return stored;
     return [...new Set([...stored, ...queued])];
   }
@@ -80,15 +99,30 @@ export class RolloutTracker implements OnModuleDestroy {
     return { ...this.counters, pending: this.pendingCount };
   }
 
-  private enqueue(rolloutId: string, insertionId: string): void {
-    let ids = this.pending.get(rolloutId);
-    if (!ids) this.pending.set(rolloutId, (ids = new Set()));
-    if (!ids.has(insertionId)) {
-      ids.add(insertionId);
-      this.pendingCount++;
-      this.counters.queued++;
+  /** Takes over what a gateway that stopped during an outage left in the spool. */
+  onApplicationBootstrap(): void {
+    if (!this.spool) return;
+    this.spooled = this.spool.take<SpooledRegistration>(SPOOL_KIND);
+    let taken = 0;
+    for (const batch of this.spooled) for (const r of batch.items) if (this.enqueue({ projectId: r.projectId, rolloutId: r.rolloutId }, r.insertionId)) taken++;
+    if (this.spooled.length > 0) {
+      this.logger.log(`Took over ${taken} registration(s) from ${this.spooled.length} spool file(s) in ${this.spool.dir}; storing them now.`);
+      void this.drain();
     }
+  }
+
+  /** Adds an id to the retry queue; false if it was already there. */
+  private enqueue(rollout: RolloutRef, insertionId: string): boolean {
+    const project = rollout.projectId ?? '';
+    let rollouts = this.pending.get(project);
+    if (!rollouts) this.pending.set(project, (rollouts = new Map()));
+    let entry = rollouts.get(rollout.rolloutId);
+    if (!entry) rollouts.set(rollout.rolloutId, (entry = { ref: { projectId: rollout.projectId, rolloutId: rollout.rolloutId }, ids: new Set() }));
+    if (entry.ids.has(insertionId)) return false;
+    entry.ids.add(insertionId);
+    this.pendingCount++;
     this.schedule();
+    return true;
   }
 
   private schedule(): void {
@@ -107,42 +141,56 @@ export class RolloutTracker implements OnModuleDestroy {
   }
 
   private async drainOnce(): Promise<void> {
-    for (const [rolloutId, ids] of this.pending) {
-      for (const id of [...ids]) {
-        try {
-          await this.store.register(rolloutId, id);
-        } catch (err) {
-          this.backoffMs = Math.min(this.backoffMs * 2, RETRY_MAX_MS);
-          this.schedule();
-          return;
+    for (const [project, rollouts] of this.pending) {
+      for (const [rolloutId, entry] of rollouts) {
+        for (const id of [...entry.ids]) {
+          try {
+            await withDeadline(this.store.register(entry.ref, id), Math.max(this.settings.REGISTRATION_TIMEOUT_MS, 2_000));
+          } catch {
+            this.backoffMs = Math.min(this.backoffMs * 2, RETRY_MAX_MS);
+            this.schedule();
+            return;
+          }
+          entry.ids.delete(id);
+          this.pendingCount--;
+          this.counters.retriedOk++;
+          this.counters.registered++;
         }
-        ids.delete(id);
-        this.pendingCount--;
-        this.counters.retriedOk++;
-        this.counters.registered++;
+        // Ids of this rollout queued while we awaited are in the same set: keep them.
+        if (entry.ids.size === 0) rollouts.delete(rolloutId);
       }
-      // Ids of this rollout queued while we awaited are in the same set: keep them.
-      if (ids.size === 0) this.pending.delete(rolloutId);
+      if (rollouts.size === 0) this.pending.delete(project);
     }
     this.backoffMs = RETRY_BASE_MS;
     if (this.pendingCount > 0) {
       this.schedule(); // queued during this round, after their rollout was passed
       return;
     }
+    for (const batch of this.spooled.splice(0)) batch.done();
     this.logger.log('Retry queue drained: every queued registration is now stored.');
   }
 
   async onModuleDestroy(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.pendingCount > 0) {
-      await this.drain().catch(() => undefined);
-      if (this.pendingCount > 0) {
-        this.logger.error(`Shutting down with ${this.pendingCount} registration(s) not stored: ${JSON.stringify([...this.pending].map(([r, ids]) => ({ rollout_id: r, insertion_ids: [...ids] })))}`);
-      }
+    if (this.pendingCount === 0) return;
+    await this.drain().catch(() => undefined);
+    if (this.pendingCount === 0) return;
+    const left: SpooledRegistration[] = [];
+    for (const rollouts of this.pending.values()) {
+      for (const { ref, ids } of rollouts.values()) for (const insertionId of ids) left.push({ projectId: ref.projectId, rolloutId: ref.rolloutId, insertionId });
+    }
+    const file = this.spool?.write(SPOOL_KIND, left);
+    if (file) {
+      // The new file holds everything the taken-over ones did that is not stored yet.
+      for (const batch of this.spooled.splice(0)) batch.done();
+      this.logger.warn(`Shutting down with ${left.length} registration(s) not stored (store unreachable): written to ${file}; the next gateway to start with this SPOOL_DIR stores them.`);
+    } else {
+      this.logger.error(`Shutting down with ${left.length} registration(s) not stored and no spool to keep them: ${JSON.stringify(left)}`);
     }
   }
 }
+
 
 function errMsg(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

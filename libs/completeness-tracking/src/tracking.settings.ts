@@ -1,4 +1,4 @@
-import { IsInt, Min } from 'class-validator';
+import { IsInt, Max, Min } from 'class-validator';
 import { Setting, Settings } from '@app/settings';
 
 @Settings('Completeness tracking', 40)
@@ -12,4 +12,10 @@ export class TrackingSettings {
   @IsInt()
   @Min(1)
   REGISTRATION_QUEUE_SIZE: number = 10_000;
+
+  @Setting('Longest a completion waits for the store to confirm its registration before it is queued for retry instead (ms).')
+  @IsInt()
+  @Min(10)
+  @Max(10_000)
+  REGISTRATION_TIMEOUT_MS: number = 250;
 }

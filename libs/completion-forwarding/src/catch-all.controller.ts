@@ -34,6 +34,7 @@ export class CatchAllController {
       headers,
       body: rawBody ?? (['GET', 'HEAD'].includes(req.method) ? undefined : (req as Readable)),
       guardPrivate: false,
+      name: this.resolver.defaultName(),
       signal: abortOnClientGone(res),
     });
     res.status(response.status);

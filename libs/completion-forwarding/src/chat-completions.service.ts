@@ -1,21 +1,31 @@
 /**
- * Order of a tracked call: tag → forward → (200) trace handed to the
- * exporter → id recorded → response to the client. For SSE the upstream's
- * `[DONE]` is held back until the id is recorded, so a client never sees a
- * clean end of a stream that was not recorded (the OpenAI SDK ignores
- * events after `[DONE]`, so the failure must replace it).
+ * Order of a tracked call: tag → forward → (200) id recorded → trace handed
+ * to the tracer, marked as failed if the id could not be recorded → the
+ * response, with `x-insertion-id`, to the client. Both the registration and
+ * the trace hand-over are durable (or the failure is loud) before the client
+ * sees a 200. For SSE the upstream's `[DONE]` is held back until then, so a
+ * client never sees a clean end of a stream that was not recorded (the
+ * OpenAI SDK ignores events after `[DONE]`, so the failure must replace it);
+ * a stream that ends without `[DONE]` or a finish_reason ends with an error
+ * event. A client that leaves after the generation finished (finish_reason
+ * seen, only `[DONE]` pending) is recorded: the completion happened. One that
+ * leaves earlier aborts the upstream call and is not recorded.
+ *
+ * The trace of a call the client saw fail (an upstream error, an interrupted
+ * stream, an id that could not be recorded) is exported marked failed (level
+ * ERROR, `rollout_id:` tag replaced), so /traces never counts it.
  */
 import { Injectable, Logger } from '@nestjs/common';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
-import { AccountInfo, assertProjectAccess } from '@app/auth';
+import { AccountInfo, ProjectResolver } from '@app/auth';
 import { currentRequestContext, GatewayError, GatewayErrorCode } from '@app/common';
 import { RolloutTracker } from '@app/completeness-tracking';
 import { CredentialVault } from '@app/credential-vault';
-import { buildMetadataTags, ChatRouteParams, mergeTags, parseChatRoute, RolloutMetadata } from '@app/routing-metadata';
+import { buildMetadataTags, ChatRouteParams, mergeTags, parseChatRoute, RolloutMetadata, RolloutRef } from '@app/routing-metadata';
 import { ChatRequestPreprocessor } from './chat-request.preprocessor';
-import { CompletionTrace, CompletionTracer } from './completion.tracer';
+import { CompletionOutcome, CompletionTrace, CompletionTracer } from './completion.tracer';
 import { clientHeaders, upstreamHeaders } from './forwarded-headers';
 import { ForwardingPolicy } from './forwarding.policy';
 import { abortOnClientGone, writeForwardResult } from './response-writer';
@@ -39,7 +49,7 @@ export type ForwardResult =
   | { kind: 'stream'; status: number; headers: Headers; chunks: AsyncGenerator<Buffer, void, undefined> };
 
 interface Tracked {
-  rolloutId: string;
+  rollout: RolloutRef;
   insertionId: string;
 }
 
@@ -53,6 +63,7 @@ export class ChatCompletionsService {
     private readonly tracer: CompletionTracer,
     private readonly tracker: RolloutTracker,
     private readonly vault: CredentialVault,
+    private readonly projects: ProjectResolver,
     private readonly preprocessor: ChatRequestPreprocessor,
     private readonly policy: ForwardingPolicy,
   ) {}
@@ -72,15 +83,14 @@ export class ChatCompletionsService {
   async forward(call: ChatCall): Promise<ForwardResult> {
     const initial = { route: parseChatRoute(call.params), body: checkBody(call.body) };
     const { route, body } = await this.preprocessor.process(initial, { account: call.account, headers: call.headers });
-    const projectId = this.vault.resolveProjectId(route.projectId);
-    assertProjectAccess(call.account, projectId);
+    const projectId = this.projects.resolve(call.account, route.projectId);
     const model = body.model as string;
     const target = this.resolver.resolve(model, route.baseUrl);
 
-    const tracked = route.metadata ? { rolloutId: route.metadata.rolloutId, insertionId: uuidv7() } : undefined;
+    const tracked: Tracked | undefined = route.metadata ? { rollout: { projectId, rolloutId: route.metadata.rolloutId }, insertionId: uuidv7() } : undefined;
     const ctx = currentRequestContext();
     if (ctx) {
-      ctx.rolloutId = tracked?.rolloutId;
+      ctx.rolloutId = tracked?.rollout.rolloutId;
       ctx.projectId = projectId;
     }
     const clientTags = (body.metadata as { tags?: unknown } | undefined)?.tags;
@@ -105,23 +115,31 @@ export class ChatCompletionsService {
         headers,
         body: Buffer.from(JSON.stringify(this.outgoingBody(body, target, tags, tracked !== undefined, projectId))),
         guardPrivate: target.guardPrivate,
+        name: target.name,
         signal: call.signal,
       });
     } catch (err) {
-      trace?.end({ statusCode: err instanceof GatewayError ? err.status : 502, error: (err as Error).message });
+      await trace?.end({ statusCode: err instanceof GatewayError ? err.status : 502, error: (err as Error).message });
       throw err;
     }
 
     const answerHeaders = clientHeaders(response.headers);
-    if (tracked) answerHeaders['x-insertion-id'] = tracked.insertionId;
     if (trace) answerHeaders['x-langfuse-trace-id'] = trace.traceId;
 
     const contentType = String(response.headers['content-type'] ?? '');
     if (response.status === 200 && contentType.startsWith('text/event-stream')) {
+      // The stream's headers go out before it is recorded; a stream that is not recorded ends with an error event instead of [DONE].
+      if (tracked) answerHeaders['x-insertion-id'] = tracked.insertionId;
       return { kind: 'stream', status: 200, headers: answerHeaders, chunks: this.relay(response.body, trace, tracked) };
     }
-    const payload = await readAll(response.body, call.signal);
-    await this.finishBuffered(response.status, payload, trace, tracked);
+    let payload: Buffer;
+    try {
+      payload = await readAll(response.body, call.signal);
+    } catch (err) {
+      await trace?.end({ statusCode: (err as GatewayError).status ?? 502, error: (err as Error).message });
+      throw err;
+    }
+    if (await this.finishBuffered(response.status, payload, trace, tracked)) answerHeaders['x-insertion-id'] = tracked!.insertionId;
     return { kind: 'buffered', status: response.status, headers: answerHeaders, body: payload };
   }
 
@@ -142,11 +160,17 @@ export class ChatCompletionsService {
     return out;
   }
 
-  private async finishBuffered(status: number, payload: Buffer, trace: CompletionTrace | undefined, tracked?: Tracked): Promise<void> {
+  /**
+   * Records a tracked 200, then hands the trace over (marked failed if the
+   * id could not be recorded, and then rethrows). True when the call was
+   * recorded.
+   */
+  private async finishBuffered(status: number, payload: Buffer, trace: CompletionTrace | undefined, tracked?: Tracked): Promise<boolean> {
     if (status !== 200) {
-      trace?.end({ statusCode: status, error: `Upstream answered ${status}: ${payload.toString('utf8', 0, 500)}` });
-      return;
+      await trace?.end({ statusCode: status, error: `Upstream answered ${status}: ${payload.toString('utf8', 0, 500)}` });
+      return false;
     }
+    let outcome: CompletionOutcome = { statusCode: 200 };
     if (trace) {
       let parsed: Record<string, any> | undefined;
       try {
@@ -154,14 +178,23 @@ export class ChatCompletionsService {
       } catch {
         parsed = undefined;
       }
-      trace.end({
-        statusCode: 200,
-        output: parsed?.choices?.[0]?.message ?? payload.toString('utf8', 0, 10_000),
-        usage: parsed?.usage,
-        model: parsed?.model,
-      });
+      outcome = { statusCode: 200, output: parsed?.choices?.[0]?.message ?? payload.toString('utf8', 0, 10_000), usage: parsed?.usage, model: parsed?.model };
     }
-    if (tracked) await this.tracker.record(tracked.rolloutId, tracked.insertionId);
+    await this.record(tracked, trace, outcome);
+    return tracked !== undefined;
+  }
+
+  /** Registers the id (if tracked), then ends the trace; a registration failure marks the trace failed and is rethrown. */
+  private async record(tracked: Tracked | undefined, trace: CompletionTrace | undefined, outcome: CompletionOutcome): Promise<void> {
+    if (tracked) {
+      try {
+        await this.tracker.record(tracked.rollout, tracked.insertionId);
+      } catch (err) {
+        await trace?.end({ ...outcome, statusCode: (err as GatewayError).status ?? 503, error: `Not recorded for its rollout: ${(err as Error).message}` });
+        throw err;
+      }
+    }
+    await trace?.end(outcome);
   }
 
   /** Relays SSE chunks as they arrive; see the file comment for the `[DONE]` hold-back. */
@@ -169,12 +202,11 @@ export class ChatCompletionsService {
     const acc = new SseAccumulator();
     let firstChunkAt: Date | undefined;
     let finished = false;
+    /** Records the finished completion; the SSE error event to send instead of [DONE] if it could not be recorded. */
     const finish = async (): Promise<Buffer | undefined> => {
       finished = true;
-      trace?.end({ statusCode: 200, output: acc.output(), usage: acc.usage, model: acc.model, completionStartTime: firstChunkAt });
-      if (!tracked) return undefined;
       try {
-        await this.tracker.record(tracked.rolloutId, tracked.insertionId);
+        await this.record(tracked, trace, { statusCode: 200, output: acc.output(), usage: acc.usage, model: acc.model, completionStartTime: firstChunkAt });
         return undefined;
       } catch (err) {
         return sseError(err as Error);
@@ -198,14 +230,22 @@ export class ChatCompletionsService {
           if (failure) yield failure;
         } else {
           finished = true;
-          trace?.end({ statusCode: 200, output: acc.output(), usage: acc.usage, completionStartTime: firstChunkAt, error: acc.error ?? 'The upstream stream ended without [DONE] or a finish_reason.' });
+          const error = acc.error ?? 'The upstream stream ended without [DONE] or a finish_reason.';
+          await trace?.end({ statusCode: 200, output: acc.output(), usage: acc.usage, completionStartTime: firstChunkAt, error });
+          // Never a clean end for a completion that did not finish: the client sees an error.
+          if (!acc.error) yield sseEvent(error, 'upstream_error', GatewayErrorCode.UpstreamUnreachable);
         }
       }
     } finally {
       if (!finished) {
-        // Client went away, or the upstream connection broke: nothing is recorded.
-        trace?.end({ statusCode: 499, output: acc.output(), completionStartTime: firstChunkAt, error: 'The stream was interrupted before it ended (client disconnected or upstream failed).' });
-        if (tracked) this.logger.warn(`Stream of insertion_id ${tracked.insertionId} interrupted: not recorded.`);
+        if (acc.finishReason !== undefined && !acc.error) {
+          // The generation finished (only [DONE] was pending) when the client left or the upstream broke: it happened.
+          await finish();
+        } else {
+          // The client left (the upstream call is aborted) or the upstream broke mid-generation: nothing is recorded.
+          await trace?.end({ statusCode: 499, output: acc.output(), completionStartTime: firstChunkAt, error: 'The stream was interrupted before it ended (client disconnected or upstream failed).' });
+          if (tracked) this.logger.warn(`Stream of insertion_id ${tracked.insertionId} interrupted: not recorded.`);
+        }
       }
     }
   }
@@ -251,5 +291,10 @@ function readAll(body: Readable, signal: AbortSignal): Promise<Buffer> {
 
 function sseError(err: Error): Buffer {
   const message = err instanceof GatewayError ? err.message : `The completion could not be recorded: ${err.message}`;
-  return Buffer.from(`data: ${JSON.stringify({ error: { message, type: 'tracking_error', code: GatewayErrorCode.TrackingUnavailable } })}\n\n`);
+  return sseEvent(message, 'tracking_error', GatewayErrorCode.TrackingUnavailable);
+}
+
+/** An SSE event the OpenAI SDKs raise as an APIError. */
+function sseEvent(message: string, type: string, code: string): Buffer {
+  return Buffer.from(`data: ${JSON.stringify({ error: { message, type, code } })}\n\n`);
 }

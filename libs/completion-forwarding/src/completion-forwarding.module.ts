@@ -22,6 +22,8 @@ export interface CompletionForwardingModuleOptions {
   settings: SettingsModuleRef;
   /** CredentialVaultModule.forRoot(…): projects, and Langfuse keys for a trusted LiteLLM. */
   vault: DynamicModule;
+  /** AuthModule.forRoot(…): the project a call works in (ProjectResolver). */
+  auth: DynamicModule;
   /** CompletenessTrackingModule.forRoot(…): where successful completions are recorded. */
   tracking: DynamicModule;
   /** The CompletionTracer: a module that exports it (LangfuseExportModule.forRoot(…)), or your own class. */
@@ -37,11 +39,11 @@ export interface CompletionForwardingModuleOptions {
 @Module({})
 export class CompletionForwardingModule {
   static forRoot(options: CompletionForwardingModuleOptions): DynamicModule {
-    const { settings, vault, tracking, tracer, upstreamClient, chatPreprocessor, imports = [] } = options;
+    const { settings, vault, auth, tracking, tracer, upstreamClient, chatPreprocessor, imports = [] } = options;
     const tracerModule = isDynamicModule(tracer) ? tracer : undefined;
     return {
       module: CompletionForwardingModule,
-      imports: [settings, vault, tracking, ...(tracerModule ? [tracerModule] : []), ...imports],
+      imports: [settings, vault, auth, tracking, ...(tracerModule ? [tracerModule] : []), ...imports],
       controllers: [ChatCompletionsController],
       providers: [
         settingsProvider(ForwardingSettings),
@@ -52,7 +54,8 @@ export class CompletionForwardingModule {
         ...(tracerModule ? [] : [{ provide: CompletionTracer, useClass: tracer as Type<CompletionTracer> }]),
         { provide: ChatRequestPreprocessor, useClass: chatPreprocessor ?? PassThroughChatRequestPreprocessor },
       ],
-      exports: [ChatCompletionsService, UpstreamClient, UpstreamTargetResolver, ForwardingSettings],
+      // The tracer goes out too (its module, or the bound class), for /ready and /metrics.
+      exports: [ChatCompletionsService, UpstreamClient, UpstreamTargetResolver, ForwardingSettings, tracerModule ?? CompletionTracer],
     };
   }
 }

@@ -26,15 +26,31 @@ export interface CompletionOutcome {
   /** The model the upstream reports. */
   model?: string;
   completionStartTime?: Date;
-  /** Set for failed calls: becomes level ERROR + status message. */
+  /**
+   * Set for calls the client saw fail: level ERROR + status message, and a
+   * tracked call's trace no longer counts for its rollout.
+   */
   error?: string;
 }
 
 export interface CompletionTrace {
   /** Langfuse trace id (the OTel trace id). */
   readonly traceId: string;
-  /** Hands the finished trace to the exporter. */
-  end(outcome: CompletionOutcome): void;
+  /**
+   * Hands the finished trace to the exporter. Resolves once it is safely
+   * queued for delivery (the client's answer waits for it); a trace that
+   * cannot be kept is dropped loudly, never by rejecting. Only the first call counts.
+   */
+  end(outcome: CompletionOutcome): Promise<void>;
+}
+
+/** What a tracer reports for /ready and /metrics: its delivery backlog and counts (snake_case, as shown). */
+export interface TracerStatus {
+  /** Traces waiting for delivery (every replica's, for a shared buffer); null when unknown right now. */
+  waiting: number | null;
+  /** Delivery is failing now (the destination does not take what it is sent): traces wait and are retried. */
+  failing: boolean;
+  [key: string]: unknown;
 }
 
 /**
@@ -44,4 +60,9 @@ export interface CompletionTrace {
  */
 export abstract class CompletionTracer {
   abstract start(info: CompletionTraceStart): CompletionTrace | undefined;
+
+  /** Delivery backlog and counts, for /ready and /metrics; undefined when the tracer has none. */
+  async status(): Promise<TracerStatus | undefined> {
+    return undefined;
+  }
 }

@@ -31,7 +31,7 @@ export class ForwardingSettings {
   @Max(3600)
   REQUEST_TIMEOUT: number = 300;
 
-  @Setting('Let encoded_base_url reach loopback, private and link-local addresses (off: the SSRF guard refuses them).')
+  @Setting('Let encoded_base_url reach loopback, private, link-local and other non-public addresses, also when an IPv6 address embeds one (NAT64, 6to4, Teredo); off: the SSRF guard refuses them.')
   @Transform(toBool)
   @IsBoolean()
   ALLOW_PRIVATE_UPSTREAMS: boolean = false;

@@ -1,19 +1,20 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import http from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { GatewayError, GatewayErrorCode } from '@app/common';
 import { ForwardingSettings } from './forwarding.settings';
-import { guardedLookup, isPrivateAddress } from './ssrf-guard';
+import { guardedLookup, isRefusedHost } from './ssrf-guard';
 import { UpstreamClient, UpstreamRequest, UpstreamResponse } from './upstream.client';
 
 /**
  * Node's own http(s).request over keep-alive agents shared by every request.
  * Client-chosen upstreams use a second pair of agents whose DNS lookup
- * refuses private addresses. Bodies stream both ways.
+ * refuses private addresses. Bodies stream both ways. Errors name the
+ * upstream as the request says (UpstreamRequest.name); its host goes only to
+ * the log line, as an operator-configured host may be internal.
  *
  * Why not axios: on the hot path its config merging, header objects and
  * per-request socket set-up cost about a third of the gateway's CPU per
@@ -38,17 +39,14 @@ export class HttpUpstreamClient extends UpstreamClient implements OnModuleDestro
 
   send(request: UpstreamRequest): Promise<UpstreamResponse> {
     const url = new URL(request.url);
-    if (request.guardPrivate) {
-      const host = url.hostname.replace(/^\[|\]$/g, '');
-      if ((isIP(host) && isPrivateAddress(host)) || host === 'localhost') return Promise.reject(forbidden(url.host));
-    }
+    if (request.guardPrivate && isRefusedHost(url.hostname)) return Promise.reject(forbidden(url.host));
     const secure = url.protocol === 'https:';
     const agents = request.guardPrivate ? this.guardedAgents : this.agents;
     const headers: Record<string, string | number> = { ...request.headers, 'accept-encoding': 'gzip, deflate, br' };
     if (Buffer.isBuffer(request.body)) headers['content-length'] = request.body.length;
 
     const { signal } = request;
-    if (signal.aborted) return Promise.reject(this.translate(Object.assign(new Error('aborted'), { name: 'AbortError' }), url, signal));
+    if (signal.aborted) return Promise.reject(this.translate(Object.assign(new Error('aborted'), { name: 'AbortError' }), url, request));
 
     return new Promise<UpstreamResponse>((resolve, reject) => {
       const req = (secure ? https : http).request(url, {
@@ -65,7 +63,7 @@ export class HttpUpstreamClient extends UpstreamClient implements OnModuleDestro
       // Inactivity timeout: fires while waiting for headers and between body chunks.
       req.setTimeout(this.timeoutMs, () => req.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })));
       req.once('error', (err) => {
-        if (!answered) reject(this.translate(err as NodeJS.ErrnoException, url, request.signal));
+        if (!answered) reject(this.translate(err as NodeJS.ErrnoException, url, request));
       });
       req.once('response', (res) => {
         answered = true;
@@ -77,15 +75,20 @@ export class HttpUpstreamClient extends UpstreamClient implements OnModuleDestro
     });
   }
 
-  private translate(err: NodeJS.ErrnoException, url: URL, signal: AbortSignal): Error {
-    if (signal.aborted || err.name === 'AbortError') {
-      return new GatewayError(GatewayErrorCode.ClientClosedRequest, `The client disconnected before ${url.host} answered.`);
+  private translate(err: NodeJS.ErrnoException, url: URL, request: UpstreamRequest): Error {
+    const name = request.name ?? 'the upstream';
+    const logDetail = `upstream ${url.host}`;
+    if (request.signal.aborted || err.name === 'AbortError') {
+      return new GatewayError(GatewayErrorCode.ClientClosedRequest, `The client disconnected before ${name} answered.`, undefined, { logDetail });
     }
     if (err.code === 'EPRIVATEADDR') return forbidden(url.host);
     if (err.code === 'ETIMEDOUT') {
-      return new GatewayError(GatewayErrorCode.UpstreamTimeout, `The upstream ${url.host} did not answer within REQUEST_TIMEOUT (${this.timeoutMs / 1000} s).`);
+      return new GatewayError(GatewayErrorCode.UpstreamTimeout, `${capitalize(name)} did not answer within REQUEST_TIMEOUT (${this.timeoutMs / 1000} s).`, undefined, { logDetail });
     }
-    return new GatewayError(GatewayErrorCode.UpstreamUnreachable, `Could not reach the upstream ${url.host}: ${err.code ?? err.message}.`);
+    // err.code only: a message such as "connect ECONNREFUSED 10.0.0.5:4000" names the address.
+    return new GatewayError(GatewayErrorCode.UpstreamUnreachable, `Could not reach ${name}: ${err.code ?? 'connection failed'}.`, undefined, {
+      logDetail: `${logDetail}: ${err.message}`,
+    });
   }
 
   onModuleDestroy(): void {
@@ -105,6 +108,10 @@ function decoded(res: http.IncomingMessage): Readable {
 function forbidden(host: string): GatewayError {
   return new GatewayError(
     GatewayErrorCode.ForbiddenUpstream,
-    `encoded_base_url points at ${host}, a loopback or private address; set ALLOW_PRIVATE_UPSTREAMS=true to allow it.`,
+    `encoded_base_url points at ${host}, a loopback, private or otherwise non-public address (IPv6 forms that embed one included); set ALLOW_PRIVATE_UPSTREAMS=true to allow it.`,
   );
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -5,7 +5,7 @@ export type { ChatCall, ForwardResult } from './chat-completions.service';
 export { ChatRequestPreprocessor } from './chat-request.preprocessor';
 export type { ChatRequest, ChatRequestContext } from './chat-request.preprocessor';
 export { CompletionTracer } from './completion.tracer';
-export type { CompletionOutcome, CompletionTrace, CompletionTraceStart, CompletionUsage } from './completion.tracer';
+export type { CompletionOutcome, CompletionTrace, CompletionTraceStart, CompletionUsage, TracerStatus } from './completion.tracer';
 export { UpstreamClient } from './upstream.client';
 export type { UpstreamRequest, UpstreamResponse } from './upstream.client';
 export { UpstreamTargetResolver, BUILT_IN_PROVIDERS } from './upstream-target.resolver';

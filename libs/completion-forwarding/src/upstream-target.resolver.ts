@@ -33,6 +33,8 @@ export interface UpstreamTarget {
   trustedForLangfuseKeys: boolean;
   /** encoded_base_url targets go through the SSRF guard. */
   guardPrivate: boolean;
+  /** What messages to the client call it (UpstreamRequest.name). */
+  name: string;
 }
 
 export function parseProviderOverrides(spec: string | undefined): Record<string, string> {
@@ -71,14 +73,22 @@ export class UpstreamTargetResolver {
         model: this.split(model)?.rest ?? model,
         trustedForLangfuseKeys: false,
         guardPrivate: !this.config.ALLOW_PRIVATE_UPSTREAMS,
+        name: `the upstream ${encodedBaseUrl.host}`,
       };
     }
     if (this.config.LITELLM_URL) {
-      return { kind: 'litellm', baseUrl: trimSlash(this.config.LITELLM_URL), model, trustedForLangfuseKeys: this.config.LITELLM_TRUSTED, guardPrivate: false };
+      return {
+        kind: 'litellm',
+        baseUrl: trimSlash(this.config.LITELLM_URL),
+        model,
+        trustedForLangfuseKeys: this.config.LITELLM_TRUSTED,
+        guardPrivate: false,
+        name: this.defaultName(),
+      };
     }
     const split = this.split(model);
-    if (split) return { kind: 'provider', baseUrl: split.base, model: split.rest, trustedForLangfuseKeys: false, guardPrivate: false };
-    return { kind: 'default', baseUrl: trimSlash(this.config.DEFAULT_UPSTREAM_URL), model, trustedForLangfuseKeys: false, guardPrivate: false };
+    if (split) return { kind: 'provider', baseUrl: split.base, model: split.rest, trustedForLangfuseKeys: false, guardPrivate: false, name: `the "${split.provider}" provider` };
+    return { kind: 'default', baseUrl: trimSlash(this.config.DEFAULT_UPSTREAM_URL), model, trustedForLangfuseKeys: false, guardPrivate: false, name: this.defaultName() };
   }
 
   /** Base of the catch-all proxy. */
@@ -86,11 +96,18 @@ export class UpstreamTargetResolver {
     return trimSlash(this.config.LITELLM_URL ?? this.config.DEFAULT_UPSTREAM_URL);
   }
 
-  private split(model: string): { base: string; rest: string } | undefined {
+  /** What messages to the client call the default upstream (UpstreamRequest.name). */
+  defaultName(): string {
+    return this.config.LITELLM_URL ? 'the LITELLM_URL upstream' : 'the DEFAULT_UPSTREAM_URL upstream';
+  }
+
+  private split(model: string): { provider: string; base: string; rest: string } | undefined {
     const slash = model.indexOf('/');
     if (slash <= 0) return undefined;
-    const base = this.providers[model.slice(0, slash)];
-    return base ? { base, rest: model.slice(slash + 1) } : undefined;
+    const provider = model.slice(0, slash);
+    // Own keys only: "constructor/x" or "__proto__/x" is a model name, not a provider.
+    const base = Object.hasOwn(this.providers, provider) ? this.providers[provider] : undefined;
+    return base ? { provider, base, rest: model.slice(slash + 1) } : undefined;
   }
 }
 

@@ -7,6 +7,13 @@ export interface UpstreamRequest {
   body?: Buffer | Readable;
   /** Refuse private/loopback destinations (client-chosen upstreams). */
   guardPrivate: boolean;
+  /**
+   * How messages to the client name this upstream ("the LITELLM_URL
+   * upstream"): an operator-configured host may be internal, so only a
+   * client-chosen one is named by its host. The host goes to the log.
+   * Default: "the upstream".
+   */
+  name?: string;
   /** Abort when the client goes away. */
   signal: AbortSignal;
 }

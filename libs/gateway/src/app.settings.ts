@@ -1,6 +1,19 @@
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsNumber, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, ValidateBy } from 'class-validator';
 import { Setting, Settings, toBool, toLowerCase } from '@app/settings';
+import { parseAddressList } from './address-list';
+
+/** A comma-separated list of IP addresses and CIDR ranges; the message names the entries that are not. */
+const IsAddressList = () =>
+  ValidateBy({
+    name: 'isAddressList',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && parseAddressList(value).invalid.length === 0,
+      defaultMessage: (args) =>
+        `${args?.property} must be IP addresses and CIDR ranges separated by commas, such as 10.0.0.0/8,fd00::/8,127.0.0.1` +
+        (typeof args?.value === 'string' ? ` (not: ${parseAddressList(args.value).invalid.join(', ')})` : ''),
+    },
+  });
 
 @Settings('HTTP server and logs', 10)
 export class AppSettings {
@@ -43,4 +56,12 @@ export class AppSettings {
   @Transform(toBool)
   @IsBoolean()
   CHAT_DIRECT_ROUTE: boolean = true;
+
+  @Setting(
+    'With auth on, addresses that may read /metrics without a gateway key (Prometheus scrapers, e.g. the pod network): IPs and CIDRs, comma-separated, matched against the connecting address (not X-Forwarded-For). Unset: /metrics needs a key like any route; with AUTH_PROVIDER=none it is open.',
+  )
+  @IsOptional()
+  @IsString()
+  @IsAddressList()
+  METRICS_ALLOW?: string;
 }

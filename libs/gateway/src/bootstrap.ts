@@ -4,6 +4,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import qs from 'qs';
 import { RequestAuthenticator } from '@app/auth';
 import { ChatCompletionsService } from '@app/completion-forwarding';
 import { CredentialVault } from '@app/credential-vault';
@@ -40,7 +41,10 @@ export function configureGatewayApp(app: NestExpressApplication): void {
   app.use(jsonBodyParser(settings.MAX_BODY_SIZE));
   app.set('etag', false);
   app.set('x-powered-by', false);
-  app.set('query parser', 'extended');
+  // Express 5's 'extended' parser is qs with allowPrototypes: true, which hands the handlers
+  // keys named after Object.prototype members (`?tags[constructor][x]=1`); class-transformer
+  // crashed on those (500). qs's own default drops such keys; nothing legitimate uses them.
+  app.set('query parser', (query: string) => qs.parse(query, { allowPrototypes: false }));
   app.useGlobalFilters(new GatewayExceptionFilter());
   if (settings.DOCS_ENABLED) {
     // Registered before the catch-all route, so /docs is not proxied upstream.
@@ -62,9 +66,20 @@ export interface GatewayServer {
   server: Server;
   /** `http://host:port` it listens on. */
   url: string;
-  /** Stops listening, closes every connection, then closes the app (modules drain and flush). */
+  /**
+   * Graceful stop: no new connections; requests already arriving on open
+   * connections are answered with `Connection: close`, idle connections are
+   * closed as they become idle, so the drain ends when the last in-flight
+   * call ends (or after `timeoutMs`, cutting what is left). Then the app
+   * closes: the retry queue drains (or spools) and trace export flushes.
+   */
+  shutdown(timeoutMs: number): Promise<void>;
+  /** Stops at once (tests): every connection is closed, then the app. */
   close(): Promise<void>;
 }
+
+/** How often a draining server closes the connections that became idle. */
+const DRAIN_SWEEP_MS = 25;
 
 /**
  * Starts the gateway's HTTP server (PORT/HOST unless given). The server is
@@ -79,7 +94,12 @@ export async function listenGateway(app: NestExpressApplication, where: { port?:
   const logger = new Logger('Gateway');
   const framework = app.getHttpAdapter().getInstance() as (req: IncomingMessage, res: ServerResponse) => void;
   const direct = directChatRoute(app, settings, logger);
-  const server = createServer(direct ? (req, res) => void (direct.handle(req, res) || framework(req, res)) : framework);
+  let draining = false;
+  const server = createServer((req, res) => {
+    // Draining: this answer is the connection's last.
+    if (draining) res.setHeader('connection', 'close');
+    if (!direct?.handle(req, res)) framework(req, res);
+  });
   const port = where.port ?? settings.PORT;
   const host = where.host ?? settings.HOST;
   await new Promise<void>((resolve, reject) => {
@@ -91,20 +111,27 @@ export async function listenGateway(app: NestExpressApplication, where: { port?:
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  let closing: Promise<void> | undefined;
-  return {
-    app,
-    server,
-    url,
-    close: () =>
-      (closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
+  let stopping: Promise<void> | undefined;
+  const stop = (timeoutMs: number) =>
+    (stopping ??= (async () => {
+      draining = true;
+      await new Promise<void>((resolve) => {
+        const sweep = setInterval(() => server.closeIdleConnections(), DRAIN_SWEEP_MS);
+        const timer = setTimeout(() => {
+          logger.warn('Shutdown timeout: closing the remaining connections');
           server.closeAllConnections();
+        }, timeoutMs);
+        server.close(() => {
+          clearInterval(sweep);
+          clearTimeout(timer);
+          resolve();
         });
-        await app.close();
-      })()),
-  };
+        server.closeIdleConnections();
+        if (timeoutMs === 0) server.closeAllConnections();
+      });
+      await app.close();
+    })());
+  return { app, server, url, shutdown: stop, close: () => stop(0) };
 }
 
 function directChatRoute(app: NestExpressApplication, settings: AppSettings, logger: Logger): DirectChatRoute | undefined {
@@ -141,7 +168,7 @@ function directChatRoute(app: NestExpressApplication, settings: AppSettings, log
  * registration retry queue and flushes trace export. SIGHUP reloads secrets.
  */
 export function installSignalHandlers(gateway: GatewayServer): void {
-  const { app, server } = gateway;
+  const { app } = gateway;
   const logger = new Logger('Shutdown');
   const settings = app.get(AppSettings);
   let closing = false;
@@ -149,20 +176,7 @@ export function installSignalHandlers(gateway: GatewayServer): void {
     if (closing) return;
     closing = true;
     logger.log(`${signal}: draining in-flight requests (up to ${settings.SHUTDOWN_TIMEOUT} s)`);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        logger.warn('Shutdown timeout: closing the remaining connections');
-        server.closeAllConnections();
-        resolve();
-      }, settings.SHUTDOWN_TIMEOUT * 1000);
-      timer.unref();
-      server.close(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-      server.closeIdleConnections();
-    });
-    await app.close();
+    await gateway.shutdown(settings.SHUTDOWN_TIMEOUT * 1000);
     logger.log('Stopped');
     process.exit(0);
   };

@@ -16,12 +16,13 @@ const logger = new Logger('Errors');
  * The one place errors become HTTP. Body: OpenAI-style `error` (what the
  * openai SDK reads) plus FastAPI-style `detail` (what the original's clients
  * read). Never writes after headers were sent: a broken stream is ended.
- * 5xx without a domain code are logged with an errorId returned to the caller.
+ * 5xx without a domain code are logged with an errorId returned to the caller;
+ * a domain 5xx is logged with its logDetail, which the caller never sees.
  * Plain node response API, so the direct chat route writes errors the same way.
  */
 export function sendGatewayError(res: ServerResponse, exception: unknown): void {
   if (res.headersSent) {
-    logger.warn(`Error after the response started: ${(exception as Error)?.message}`);
+    logger.warn(`Error after the response started: ${(exception as Error)?.message}${logDetailOf(exception)}`);
     if (!res.writableEnded) res.destroy();
     return;
   }
@@ -31,7 +32,7 @@ export function sendGatewayError(res: ServerResponse, exception: unknown): void 
     errorId = randomUUID();
     logger.error(`Unhandled error ${errorId}: ${(exception as Error)?.stack ?? String(exception)}`);
   } else if (d.status >= 500) {
-    logger.warn(`${d.status} ${d.code}: ${d.message}`);
+    logger.warn(`${d.status} ${d.code}: ${d.message}${logDetailOf(exception)}`);
   }
   const body = JSON.stringify({
     error: { message: d.message, type: d.status >= 500 ? 'api_error' : 'invalid_request_error', code: d.code, ...(errorId ? { error_id: errorId } : {}), ...(d.details ?? {}) },
@@ -58,6 +59,10 @@ function describe(exception: unknown): Described {
     return { status: exception.getStatus(), code: httpCode(exception.getStatus()), message };
   }
   return { status: 500, code: 'internal_error', message: 'Internal error in the gateway; the error id is in its log.' };
+}
+
+function logDetailOf(exception: unknown): string {
+  return exception instanceof GatewayError && exception.logDetail ? ` [${exception.logDetail}]` : '';
 }
 
 function httpCode(status: number): string {

@@ -19,6 +19,7 @@ import { LangfuseExportModule, LangfuseExportSettings } from '@app/langfuse-expo
 import { RedisModule, RedisSettings } from '@app/redis';
 import { RolloutLogStore, RolloutStatusModule, RolloutStatusSettings } from '@app/rollout-status';
 import { SettingsModule, SettingsModuleOptions, settingsProvider } from '@app/settings';
+import { SpoolModule, SpoolSettings } from '@app/spool';
 import { LangfuseReader, TraceRetrievalSettings, TracesRequestPreprocessor } from '@app/trace-retrieval';
 import { TraceRetrievalModule } from '@app/trace-retrieval';
 import { AppSettings } from './app.settings';
@@ -27,7 +28,7 @@ import { GatewayMetrics, MetricsController } from './metrics';
 
 /** Every setting of the gateway, typed, by its environment variable name. */
 export type GatewaySettings = Partial<
-  AppSettings & VaultSettings & LangfuseExportSettings & RedisSettings & TrackingSettings & ForwardingSettings & AuthSettings & RolloutStatusSettings & TraceRetrievalSettings
+  AppSettings & VaultSettings & LangfuseExportSettings & RedisSettings & SpoolSettings & TrackingSettings & ForwardingSettings & AuthSettings & RolloutStatusSettings & TraceRetrievalSettings
 >;
 
 /** What shapes the gateway: adapters, extension points, extra modules. */
@@ -105,25 +106,27 @@ function compose(settings: DynamicModule, ext: GatewayExtensions): DynamicModule
   const user = ext.imports ?? [];
   const redis = RedisModule.forRoot({ settings });
   const vault = CredentialVaultModule.forRoot({ settings });
+  const spool = SpoolModule.forRoot({ settings });
   // What a custom adapter may inject, wherever it is bound.
   const adapterImports = [redis, vault, ...user];
-  const tracking = CompletenessTrackingModule.forRoot({ settings, redis, store: ext.completenessStore, imports: adapterImports });
+  const tracking = CompletenessTrackingModule.forRoot({ settings, redis, spool, store: ext.completenessStore, imports: adapterImports });
   const auth = AuthModule.forRoot({ settings, vault, provider: ext.authProvider, imports: adapterImports });
-  const tracer = ext.completionTracer ?? LangfuseExportModule.forRoot({ settings, vault, workerScript: ext.exportWorkerScript });
+  const tracer = ext.completionTracer ?? LangfuseExportModule.forRoot({ settings, vault, redis, spool, workerScript: ext.exportWorkerScript });
   const forwarding = CompletionForwardingModule.forRoot({
     settings,
     vault,
+    auth,
     tracking,
     tracer,
     upstreamClient: ext.upstreamClient,
     chatPreprocessor: ext.chatPreprocessor,
     imports: adapterImports,
   });
-  const retrieval = TraceRetrievalModule.forRoot({ settings, vault, tracking, reader: ext.langfuseReader, preprocessor: ext.tracesPreprocessor, imports: adapterImports });
-  const status = RolloutStatusModule.forRoot({ settings, redis, vault, tracking, retrieval, store: ext.rolloutLogStore, imports: adapterImports });
+  const retrieval = TraceRetrievalModule.forRoot({ settings, vault, auth, tracking, reader: ext.langfuseReader, preprocessor: ext.tracesPreprocessor, imports: adapterImports });
+  const status = RolloutStatusModule.forRoot({ settings, redis, vault, auth, tracking, retrieval, store: ext.rolloutLogStore, imports: adapterImports });
   return {
     module: GatewayModule,
-    imports: [settings, redis, vault, tracking, auth, forwarding, retrieval, status, ...user, ...(ext.catchAll === false ? [] : [CatchAllProxyModule.forRoot({ forwarding })])],
+    imports: [settings, redis, vault, spool, tracking, auth, forwarding, retrieval, status, ...user, ...(ext.catchAll === false ? [] : [CatchAllProxyModule.forRoot({ forwarding })])],
     controllers: [HealthController, MetricsController, ...(ext.controllers ?? [])],
     providers: [settingsProvider(AppSettings), GatewayMetrics, { provide: GatewayAppOptions, useValue: new GatewayAppOptions(ext.directChatRoute === true) }],
     exports: [AppSettings, GatewayMetrics, GatewayAppOptions],

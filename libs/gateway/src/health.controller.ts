@@ -1,15 +1,27 @@
 import { Controller, Get, HttpCode, HttpStatus, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { Public } from '@app/auth';
-import { CompletenessStore, RolloutTracker } from '@app/completeness-tracking';
+import { withDeadline } from '@app/common';
+import { CompletenessStore, RolloutTracker, TrackingSettings } from '@app/completeness-tracking';
+import { CompletionTracer } from '@app/completion-forwarding';
 import { CredentialVault } from '@app/credential-vault';
 
+/**
+ * Liveness, and readiness as "can this gateway keep its promise": every
+ * completion it answers 200 is recorded (or queued to be), and its trace
+ * kept until Langfuse takes it. A store that does not answer while the
+ * retry queue has room is `degraded` (200: calls still succeed, reads of
+ * /traces wait for it); a full retry queue is `unavailable` (503: calls
+ * would fail, take the replica out of service).
+ */
 @Public()
 @Controller()
 export class HealthController {
   constructor(
     private readonly store: CompletenessStore,
     private readonly tracker: RolloutTracker,
+    private readonly tracking: TrackingSettings,
+    private readonly tracer: CompletionTracer,
     private readonly vault: CredentialVault,
   ) {}
 
@@ -20,20 +32,30 @@ export class HealthController {
     return { status: 'healthy', service: 'metadata-proxy' };
   }
 
-  /** Readiness: the completeness store answers. */
   @Get(['ready', 'health/ready'])
   async ready(@Res({ passthrough: true }) res: Response) {
     const started = Date.now();
-    try {
-      await withTimeout(this.store.ping(), 2_000);
-      return { status: 'ready', store: { kind: this.store.kind, ok: true, latency_ms: Date.now() - started }, tracking: this.tracker.stats(), tracing_configured: this.vault.tracingConfigured };
-    } catch (err) {
-      res.status(HttpStatus.SERVICE_UNAVAILABLE);
-      return { status: 'unavailable', store: { kind: this.store.kind, ok: false, error: (err as Error).message }, tracking: this.tracker.stats() };
-    }
+    const [store, traces] = await Promise.all([
+      withDeadline(this.store.ping(), 2_000).then(
+        () => ({ kind: this.store.kind, ok: true, latency_ms: Date.now() - started }),
+        (err: Error) => ({ kind: this.store.kind, ok: false, error: err.message }),
+      ),
+      withDeadline(this.tracer.status(), 2_000).catch(() => undefined),
+    ]);
+    const tracking = this.tracker.stats();
+    const queueFull = tracking.pending >= this.tracking.REGISTRATION_QUEUE_SIZE;
+    const reasons: string[] = [];
+    if (!store.ok) reasons.push(`the completeness store does not answer; registrations wait in the retry queue (${tracking.pending} of ${this.tracking.REGISTRATION_QUEUE_SIZE})`);
+    if (traces?.failing) reasons.push(`Langfuse does not take traces now; ${traces.waiting ?? 'some'} wait and are retried`);
+    const status = queueFull ? 'unavailable' : reasons.length > 0 ? 'degraded' : 'ready';
+    if (queueFull) res.status(HttpStatus.SERVICE_UNAVAILABLE);
+    return {
+      status,
+      ...(reasons.length > 0 ? { reasons } : {}),
+      store,
+      tracking: { ...tracking, queue_size: this.tracking.REGISTRATION_QUEUE_SIZE },
+      traces: traces ?? null,
+      tracing_configured: this.vault.tracingConfigured,
+    };
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
 }

@@ -1,7 +1,11 @@
-import { Controller, Get, Header, Injectable, OnModuleInit } from '@nestjs/common';
+import { CanActivate, Controller, ExecutionContext, Get, Header, Injectable, OnModuleInit, UseGuards } from '@nestjs/common';
+import type { Request } from 'express';
+import type { BlockList } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { Public } from '@app/auth';
+import { Public, RequestAuthenticator } from '@app/auth';
 import { RolloutTracker } from '@app/completeness-tracking';
+import { addressListHas, parseAddressList } from './address-list';
+import { AppSettings } from './app.settings';
 
 /**
  * Prometheus metrics. Route labels are Express route patterns (ids are
@@ -57,7 +61,34 @@ export class GatewayMetrics implements OnModuleInit {
   }
 }
 
+/**
+ * Who may scrape: a caller whose address is in METRICS_ALLOW, else whoever
+ * the AuthProvider accepts, through the same RequestAuthenticator as every
+ * route (so with AUTH_PROVIDER=none, everyone). The route is @Public() only
+ * so that the global guard leaves the decision to this one.
+ */
+@Injectable()
+export class MetricsAccessGuard implements CanActivate {
+  private readonly allowed: BlockList;
+
+  constructor(
+    settings: AppSettings,
+    private readonly authenticator: RequestAuthenticator,
+  ) {
+    this.allowed = parseAddressList(settings.METRICS_ALLOW).list;
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<Request>();
+    // The TCP peer, not X-Forwarded-For, which any client can write.
+    if (addressListHas(this.allowed, request.socket.remoteAddress)) return true;
+    await this.authenticator.authenticate({ method: request.method, path: request.path, headers: request.headers });
+    return true;
+  }
+}
+
 @Public()
+@UseGuards(MetricsAccessGuard)
 @Controller()
 export class MetricsController {
   constructor(private readonly metrics: GatewayMetrics) {}

@@ -1,11 +1,12 @@
 /**
  * The export worker thread on its own, against the fake Langfuse over real
- * HTTP: what it exports, and that what it cannot export is said in the log.
+ * HTTP: what it exports, and that what it cannot take is said in the log.
  */
 import { FakeLangfuse, startFakeLangfuse } from '../../../test/fakes/fake-langfuse.server';
 import { TEST_EXPORT_WORKER_SCRIPT } from '../../../test/support/export-worker';
-import { LangfuseExportThread } from './export-thread';
-import type { CompletionRecord, ExportCredentials } from './span-export';
+import type { ExportCredentials } from './delivery';
+import { WorkerExport } from './export-thread';
+import type { TraceRecord } from './trace-record';
 
 let langfuse: FakeLangfuse;
 let credentials: ExportCredentials;
@@ -17,44 +18,51 @@ beforeAll(async () => {
 afterAll(() => langfuse.close());
 
 let n = 0;
-function record(request: Record<string, unknown> = { messages: [{ role: 'user', content: 'hi' }] }): CompletionRecord {
+function record(request: Record<string, unknown> = { messages: [{ role: 'user', content: 'hi' }] }): TraceRecord {
   n++;
   const hex = n.toString(16).padStart(4, '0');
-  const startTime = new Date();
+  const startTime = Date.now();
   return {
     projectId: 'p1',
-    traceId: `${'ab'.repeat(14)}${hex}`,
-    spanId: `${'cd'.repeat(6)}${hex}`,
-    start: { projectId: 'p1', tags: [`n:${n}`], metadata: {}, request, model: 'm', startTime },
-    outcome: { statusCode: 200, output: { role: 'assistant', content: `answer ${n}` } },
-    endTime: startTime.getTime() + 12,
+    traceId: `${'ef'.repeat(14)}${hex}`,
+    spanId: `${'01'.repeat(6)}${hex}`,
+    tags: [`n:${n}`],
+    metadata: { rollout_id: `r-${n}` },
+    request,
+    model: 'm',
+    startTime,
+    endTime: startTime + 12,
+    statusCode: 200,
+    output: { role: 'assistant', content: `answer ${n}` },
   };
 }
 
 function thread(maxPending = 1000) {
   const logs: string[] = [];
-  const t = new LangfuseExportThread(
-    { flushAt: 100, flushInterval: 0.1, concurrency: 2, maxQueue: 1000, maxPending, script: TEST_EXPORT_WORKER_SCRIPT },
+  const t = new WorkerExport(
+    { flushAt: 100, flushIntervalMs: 100, concurrency: 2, maxHeld: 1000, timeoutMs: 5_000, maxPending, script: TEST_EXPORT_WORKER_SCRIPT },
     (level, message) => logs.push(`${level} ${message}`),
   );
+  t.setCredentials([credentials]);
+  t.start();
   return { t, logs };
 }
 
-it('exports each record as the trace with the ids the main thread chose, and its timing', async () => {
+it('exports each record as the trace with the ids the main thread chose, and counts it', async () => {
   const { t, logs } = thread();
   const records = [record(), record(), record()];
   try {
-    for (const r of records) t.export(credentials, r);
+    for (const r of records) t.add(r);
     await t.flush();
+    await new Promise((r) => setTimeout(r, 150)); // the counters are published every 100 ms
+    expect(t.stats()).toMatchObject({ exported: 3, dropped: 0, held: 0, waiting: 0 });
   } finally {
-    await t.close();
+    await t.close(1_000);
   }
   for (const r of records) {
     const trace = langfuse.traces('p1').find((x) => x.id === r.traceId);
-    expect(trace?.output).toEqual(r.outcome.output);
+    expect(trace?.output).toEqual(r.output);
     expect(trace?.observations[0].id).toBe(r.spanId);
-    const { startTime, endTime } = trace!.observations[0];
-    expect(new Date(endTime).getTime() - new Date(startTime).getTime()).toBe(12);
   }
   expect(logs).toEqual([]);
 });
@@ -64,37 +72,37 @@ it('a record that cannot cross to the worker is logged, and the others of its tu
   const good = record();
   const bad = record({ messages: [], hook: () => undefined });
   try {
-    t.export(credentials, bad);
-    t.export(credentials, good);
+    t.add(bad);
+    t.add(good);
     await t.flush();
   } finally {
-    await t.close();
+    await t.close(1_000);
   }
   expect(langfuse.traces('p1').find((x) => x.id === good.traceId)).toBeDefined();
   expect(langfuse.traces('p1').find((x) => x.id === bad.traceId)).toBeUndefined();
   expect(logs).toEqual([expect.stringMatching(new RegExp(`^error The trace ${bad.traceId} of project p1 could not be handed to the export thread: .*could not be cloned`))]);
 });
 
-it('beyond maxPending records are dropped and counted in the log, never silently', async () => {
+it('beyond maxPending records are dropped, counted and logged with their rollouts, never silently', async () => {
   const { t, logs } = thread(2);
   const records = [record(), record(), record(), record(), record()];
   try {
-    for (const r of records) t.export(credentials, r);
+    for (const r of records) t.add(r);
     await t.flush();
-    // The count is logged a second after the first drop.
     await new Promise((r) => setTimeout(r, 1100));
   } finally {
-    await t.close();
+    await t.close(1_000);
   }
   expect(records.filter((r) => langfuse.traces('p1').some((x) => x.id === r.traceId))).toHaveLength(2);
-  expect(logs).toEqual(['error 3 trace(s) dropped: the Langfuse export thread had 2 waiting (LANGFUSE_EXPORT_QUEUE_SIZE).']);
+  expect(logs.join('\n')).toMatch(/3 trace\(s\) dropped, 2 were already waiting for the export thread \(LANGFUSE_EXPORT_QUEUE_SIZE\): lost for rollouts r-\d+, r-\d+, r-\d+/);
   expect(logs.join('\n')).not.toContain('sk-lf-SECRET');
 });
 
-it('a record handed over after close is logged as not sent', async () => {
+it('a record handed over after close is logged as dropped', async () => {
   const { t, logs } = thread();
-  await t.close();
+  await t.close(1_000);
   const late = record();
-  t.export(credentials, late);
-  expect(logs).toEqual([`error The trace ${late.traceId} of project p1 ended after the export shut down; it is not sent.`]);
+  t.add(late);
+  await new Promise((r) => setTimeout(r, 1100));
+  expect(logs.join('\n')).toMatch(/1 trace\(s\) dropped, the export had shut down/);
 });

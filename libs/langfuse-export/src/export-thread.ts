@@ -1,43 +1,93 @@
 /**
- * The main thread's side of the export worker (export.worker.ts).
+ * Where the export runs, seen from the main thread: in a worker thread
+ * (WorkerExport, LANGFUSE_EXPORT_WORKER=true) or right here
+ * (InProcessExport). Both run the same ExportEngine.
  *
- * Finished completions are collected for HANDOVER_MS and posted as one
- * message (structured clone: a few microseconds, where building and
- * serialising the spans costs tens); the worker acknowledges them through a
- * shared counter, so no message comes back per batch. A project's keys cross once, before its
- * first record, and again after a reload; they are never logged.
- *
- * Nothing is lost silently: records waiting for the worker are bounded by
- * LANGFUSE_EXPORT_QUEUE_SIZE (beyond it they are dropped and counted in the
- * log, as the SDK does with its own queue), and if the worker dies the log
- * says how many traces it held, and a new worker takes the next ones.
+ * To the worker, records handed over directly (no Redis, or Redis
+ * unreachable) cross every HANDOVER_MS as one structured clone; the worker
+ * publishes what it took and its counters in shared memory, so no message
+ * comes back per batch. Records waiting for the worker are bounded
+ * (maxPending); beyond it they are dropped and logged with their rollouts.
+ * If the worker dies, the log says how many traces it held in memory, and a
+ * new worker takes over (those in the Redis stream are safe there).
  */
 import { Worker } from 'node:worker_threads';
-import type { CompletionRecord, ExportCredentials, ExportLog, SpanExportOptions } from './span-export';
+import { ExportCredentials, ExportLog } from './delivery';
+import { EngineOptions, ExportEngine, ExportStats } from './export-engine';
+import { describeRollouts, TraceRecord } from './trace-record';
 
 /** Main → worker. */
 export type ThreadRequest =
-  | { type: 'project'; credentials: { projectId: string; publicKey: string; secretKey: string; host: string } }
-  | { type: 'records'; records: CompletionRecord[] }
-  | { type: 'reset' }
-  | { type: 'flush' | 'shutdown'; id: number };
+  | { type: 'credentials'; credentials: ExportCredentials[] }
+  | { type: 'start' }
+  | { type: 'records'; records: TraceRecord[] }
+  | { type: 'flush'; id: number; timeoutMs?: number }
+  | { type: 'close'; id: number; timeoutMs: number };
 
 /** Worker → main. */
 export type ThreadReply =
-  | { type: 'log'; level: 'error' | 'warn'; message: string }
-  | { type: 'flushed'; id: number };
+  | { type: 'log'; level: 'error' | 'warn' | 'log'; message: string }
+  | { type: 'flushed'; id: number }
+  | { type: 'closed'; id: number; records: TraceRecord[] };
 
-export interface ExportThreadOptions extends SpanExportOptions {
-  /** Records handed over but not yet turned into spans, at most. */
-  maxPending: number;
-  /** The worker's entry script (the built export.worker.js). */
-  script: string;
-}
+/** Slots of the shared counters the worker publishes. */
+export const COUNTER = { taken: 0, exported: 1, dropped: 2, retriedBatches: 3, held: 4, failingProjects: 5 } as const;
 
 /** What the worker starts with. */
-export interface WorkerOptions extends SpanExportOptions {
-  /** [0]: records the worker has turned into spans (wraps like an int32), shared memory. */
-  handled: Int32Array;
+export interface WorkerOptions extends EngineOptions {
+  counters: Float64Array;
+}
+
+export interface HostStats extends ExportStats {
+  /** Records handed over on the main thread, not yet taken by the export. */
+  waiting: number;
+}
+
+/** The export, wherever it runs. */
+export interface ExportHost {
+  setCredentials(all: ExportCredentials[]): void;
+  /** Starts reading the Redis trace stream, if there is one. */
+  start(): void;
+  /** A record held only in memory until Langfuse takes it. */
+  add(record: TraceRecord): void;
+  /** Resolves when what it holds is delivered, or after `timeoutMs`. */
+  flush(timeoutMs?: number): Promise<void>;
+  /** Stops; returns the records held only in memory that Langfuse has not taken. */
+  close(timeoutMs: number): Promise<TraceRecord[]>;
+  stats(): HostStats;
+}
+
+/** The export on the main thread (LANGFUSE_EXPORT_WORKER=false). */
+export class InProcessExport implements ExportHost {
+  private readonly engine: ExportEngine;
+
+  constructor(options: EngineOptions, log: ExportLog) {
+    this.engine = new ExportEngine(options, log);
+  }
+
+  setCredentials(all: ExportCredentials[]): void {
+    this.engine.setCredentials(all);
+  }
+
+  start(): void {
+    this.engine.start();
+  }
+
+  add(record: TraceRecord): void {
+    this.engine.add([record]);
+  }
+
+  flush(timeoutMs?: number): Promise<void> {
+    return this.engine.flush(timeoutMs);
+  }
+
+  close(timeoutMs: number): Promise<TraceRecord[]> {
+    return this.engine.close(timeoutMs);
+  }
+
+  stats(): HostStats {
+    return { ...this.engine.stats(), waiting: 0 };
+  }
 }
 
 /**
@@ -46,84 +96,102 @@ export interface WorkerOptions extends SpanExportOptions {
  */
 const HANDOVER_MS = 20;
 
-export class LangfuseExportThread {
+export interface WorkerExportOptions extends EngineOptions {
+  /** The worker's entry script (the built export.worker.js). */
+  script: string;
+  /** Records handed over and not yet taken by the worker, at most. */
+  maxPending: number;
+}
+
+export class WorkerExport implements ExportHost {
   private worker?: Worker;
-  private batch: CompletionRecord[] = [];
+  private batch: TraceRecord[] = [];
   private timer?: NodeJS.Timeout;
-  /** Records posted to the current worker (wraps like an int32); it counts those it handled in `handled`. */
+  /** Records posted to the current worker; it counts those it took in counters[taken]. */
   private posted = 0;
-  private handled = new Int32Array(new SharedArrayBuffer(4));
-  private dropped = 0;
-  private sent = new Map<string, ExportCredentials>();
+  private counters = newCounters();
+  private credentials: ExportCredentials[] = [];
+  private started = false;
   private nextId = 1;
-  private readonly waiting = new Map<number, () => void>();
+  private readonly waiting = new Map<number, (records?: TraceRecord[]) => void>();
+  private dropped: TraceRecord[] = [];
   private closing = false;
+  /** Counters of workers that died, so the totals keep counting. */
+  private readonly past = { exported: 0, dropped: 0, retriedBatches: 0 };
 
   constructor(
-    private readonly options: ExportThreadOptions,
+    private readonly options: WorkerExportOptions,
     private readonly log: ExportLog,
   ) {
     this.worker = this.spawn();
   }
 
-  export(credentials: ExportCredentials, record: CompletionRecord): void {
+  setCredentials(all: ExportCredentials[]): void {
+    this.credentials = all.map(({ projectId, publicKey, secretKey, host }) => ({ projectId, publicKey, secretKey, host }));
+    this.worker?.postMessage({ type: 'credentials', credentials: this.credentials } satisfies ThreadRequest);
+  }
+
+  start(): void {
+    this.started = true;
+    this.worker?.postMessage({ type: 'start' } satisfies ThreadRequest);
+  }
+
+  add(record: TraceRecord): void {
     if (this.closing) {
-      this.log('error', `The trace ${record.traceId} of project ${record.projectId} ended after the export shut down; it is not sent.`);
+      this.drop(record, 'the export had shut down');
       return;
     }
     if (this.pending() >= this.options.maxPending) {
-      if (this.dropped++ === 0) setTimeout(() => this.reportDrops(), 1000).unref();
+      this.drop(record, `${this.options.maxPending} were already waiting for the export thread (LANGFUSE_EXPORT_QUEUE_SIZE)`);
       return;
     }
-    const worker = this.worker ?? (this.worker = this.spawn());
-    if (this.sent.get(credentials.projectId) !== credentials) {
-      this.sendBatch();
-      const { projectId, publicKey, secretKey, host } = credentials;
-      worker.postMessage({ type: 'project', credentials: { projectId, publicKey, secretKey, host } } satisfies ThreadRequest);
-      this.sent.set(projectId, credentials);
-    }
+    this.worker ??= this.spawn();
     this.batch.push(record);
     this.timer ??= setTimeout(() => this.sendBatch(), HANDOVER_MS);
   }
 
-  /** Records handed over and not yet turned into spans (acknowledged through shared memory, not messages). */
-  private pending(): number {
-    return ((this.posted - Atomics.load(this.handled, 0)) | 0) + this.batch.length;
+  flush(timeoutMs?: number): Promise<void> {
+    return this.ask('flush', timeoutMs).then(() => undefined);
   }
 
-  /** The keys were reloaded: the worker closes every project's export; keys cross again when next used. */
-  reset(): void {
-    this.sendBatch();
-    this.sent.clear();
-    this.worker?.postMessage({ type: 'reset' } satisfies ThreadRequest);
-  }
-
-  /** Resolves when every record handed over so far has been exported (or its failure logged). */
-  flush(): Promise<void> {
-    return this.ask('flush');
-  }
-
-  /** Sends what was handed over, then stops the worker; later records are logged as not sent. */
-  async close(): Promise<void> {
-    const done = this.ask('shutdown');
+  async close(timeoutMs: number): Promise<TraceRecord[]> {
     this.closing = true;
-    await done;
+    const left = (await this.ask('close', timeoutMs)) ?? [];
     await this.worker?.terminate();
     this.worker = undefined;
+    this.reportDrops();
+    return left;
   }
 
-  private ask(type: 'flush' | 'shutdown'): Promise<void> {
+  stats(): HostStats {
+    const c = this.counters;
+    return {
+      exported: this.past.exported + c[COUNTER.exported],
+      dropped: this.past.dropped + c[COUNTER.dropped] + this.dropped.length,
+      retriedBatches: this.past.retriedBatches + c[COUNTER.retriedBatches],
+      held: c[COUNTER.held],
+      failingProjects: c[COUNTER.failingProjects],
+      waiting: this.pending(),
+    };
+  }
+
+  /** Records handed over and not yet taken by the worker. */
+  private pending(): number {
+    return this.posted - this.counters[COUNTER.taken] + this.batch.length;
+  }
+
+  private ask(type: 'flush' | 'close', timeoutMs?: number): Promise<TraceRecord[] | undefined> {
     this.sendBatch();
     const worker = this.worker;
-    if (!worker) return Promise.resolve();
+    if (!worker) return Promise.resolve([]);
     const id = this.nextId++;
     worker.ref();
     return new Promise((resolve) => {
-      this.waiting.set(id, () => {
+      this.waiting.set(id, (records) => {
         if (this.waiting.size === 0) worker.unref();
-        resolve();
+        resolve(records);
       });
-      worker.postMessage({ type, id } satisfies ThreadRequest);
+      worker.postMessage((type === 'flush' ? { type, id, timeoutMs } : { type, id, timeoutMs: timeoutMs ?? 0 }) satisfies ThreadRequest);
     });
   }
 
@@ -135,15 +203,15 @@ export class LangfuseExportThread {
     this.batch = [];
     try {
       this.worker.postMessage({ type: 'records', records } satisfies ThreadRequest);
-      this.posted = (this.posted + records.length) | 0;
+      this.posted += records.length;
     } catch {
       // A record that cannot be cloned (a custom preprocessor's body with a function, say): send the others.
       for (const record of records) {
         try {
           this.worker.postMessage({ type: 'records', records: [record] } satisfies ThreadRequest);
-          this.posted = (this.posted + 1) | 0;
-        } catch (cloneErr) {
-          this.log('error', `The trace ${record.traceId} of project ${record.projectId} could not be handed to the export thread: ${(cloneErr as Error).message}`);
+          this.posted += 1;
+        } catch (err) {
+          this.log('error', `The trace ${record.traceId} of project ${record.projectId} could not be handed to the export thread: ${(err as Error).message}`);
         }
       }
     }
@@ -151,27 +219,34 @@ export class LangfuseExportThread {
 
   private spawn(): Worker {
     this.posted = 0;
-    this.handled = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(this.options.script, { workerData: { ...workerOptions(this.options), handled: this.handled } satisfies WorkerOptions });
-    // Only a pending flush keeps the process alive for the worker (see ask).
+    this.counters = newCounters();
+    const { script, maxPending, ...engine } = this.options;
+    void maxPending;
+    const worker = new Worker(script, { workerData: { ...engine, counters: this.counters } satisfies WorkerOptions });
+    // Only a pending flush or close keeps the process alive for the worker (see ask).
     worker.unref();
     worker.on('message', (reply: ThreadReply) => this.onReply(reply));
     worker.on('error', (err) => this.log('error', `The Langfuse export thread failed: ${err.stack ?? err.message}`));
     worker.on('exit', (code) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
-      // The next worker has no keys yet; records not yet posted go with the lost ones.
-      const lost = this.pending();
-      this.posted = Atomics.load(this.handled, 0);
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      this.batch = [];
-      this.sent.clear();
+      const c = this.counters;
+      const lost = this.pending() - this.batch.length + c[COUNTER.held];
+      this.past.exported += c[COUNTER.exported];
+      this.past.dropped += c[COUNTER.dropped];
+      this.past.retriedBatches += c[COUNTER.retriedBatches];
       const waiting = [...this.waiting.values()];
       this.waiting.clear();
-      for (const resolve of waiting) resolve();
+      for (const resolve of waiting) resolve([]);
       if (!this.closing) {
-        this.log('error', `The Langfuse export thread stopped (exit code ${code}); ${lost} trace(s) handed to it may be lost. A new one takes the next traces.`);
+        this.log(
+          'error',
+          `The Langfuse export thread stopped (exit code ${code}); ${lost} trace(s) it held in memory may be lost (those in the Redis trace stream are safe). A new one takes over.`,
+        );
+        this.worker = this.spawn();
+        if (this.credentials.length > 0) this.worker.postMessage({ type: 'credentials', credentials: this.credentials } satisfies ThreadRequest);
+        if (this.started) this.worker.postMessage({ type: 'start' } satisfies ThreadRequest);
+        if (this.batch.length > 0) this.timer ??= setTimeout(() => this.sendBatch(), HANDOVER_MS);
       }
     });
     return worker;
@@ -179,10 +254,11 @@ export class LangfuseExportThread {
 
   private onReply(reply: ThreadReply): void {
     switch (reply.type) {
-      case 'flushed': {
+      case 'flushed':
+      case 'closed': {
         const resolve = this.waiting.get(reply.id);
         this.waiting.delete(reply.id);
-        resolve?.();
+        resolve?.(reply.type === 'closed' ? reply.records : undefined);
         return;
       }
       case 'log':
@@ -191,13 +267,22 @@ export class LangfuseExportThread {
     }
   }
 
+  private dropWhy = '';
+
+  private drop(record: TraceRecord, why: string): void {
+    this.dropWhy = why;
+    if (this.dropped.push(record) === 1) setTimeout(() => this.reportDrops(), 1000).unref();
+  }
+
   private reportDrops(): void {
-    this.log('error', `${this.dropped} trace(s) dropped: the Langfuse export thread had ${this.options.maxPending} waiting (LANGFUSE_EXPORT_QUEUE_SIZE).`);
-    this.dropped = 0;
+    if (this.dropped.length === 0) return;
+    const dropped = this.dropped;
+    this.dropped = [];
+    this.past.dropped += dropped.length;
+    this.log('error', `${dropped.length} trace(s) dropped, ${this.dropWhy}: lost for ${describeRollouts(dropped)}.`);
   }
 }
 
-/** What the worker needs of the options (not the main thread's queue bound or the script). */
-function workerOptions({ flushAt, flushInterval, environment, concurrency, maxQueue }: SpanExportOptions): SpanExportOptions {
-  return { flushAt, flushInterval, environment, concurrency, maxQueue };
+function newCounters(): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * 6));
 }

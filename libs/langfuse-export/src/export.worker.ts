@@ -1,55 +1,58 @@
 /**
- * The export worker thread: runs LangfuseSpanExport off the main thread, so
- * span building, OTLP serialisation and the export requests do not hold up
- * requests. Started and spoken to by LangfuseExportThread (export-thread.ts):
- * messages are handled in order; records handled are counted in shared
- * memory, flush and shutdown are answered, and log lines go back to the
- * main thread's logger. Runs as plain JavaScript (the build's
- * export.worker.js): nothing here or in what it imports may need the
- * `@app/*` aliases at run time.
+ * The export worker thread: runs the ExportEngine off the main thread, so
+ * span building, OTLP serialisation, the export requests and their retries
+ * do not hold up requests. Started and spoken to by WorkerExport
+ * (export-thread.ts): messages are handled in order; records taken and the
+ * engine's counters are published in shared memory, flush and close are
+ * answered, and log lines go back to the main thread's logger. Runs as plain
+ * JavaScript (the build's export.worker.js): nothing here or in what it
+ * imports may need the `@app/*` aliases at run time.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ThreadReply, ThreadRequest, WorkerOptions } from './export-thread';
-import { ExportCredentials, LangfuseSpanExport } from './span-export';
+import { ExportEngine } from './export-engine';
+import { COUNTER, ThreadReply, ThreadRequest, WorkerOptions } from './export-thread';
 
 const port = parentPort;
-if (!port) throw new Error('export.worker must run as a worker thread (started by LangfuseExportThread).');
+if (!port) throw new Error('export.worker must run as a worker thread (started by WorkerExport).');
 
-const log = (level: 'error' | 'warn', message: string) => port.postMessage({ type: 'log', level, message } satisfies ThreadReply);
-const { handled, ...options } = workerData as WorkerOptions;
-const spans = new LangfuseSpanExport(options, log);
-const credentials = new Map<string, ExportCredentials>();
+const { counters, ...options } = workerData as WorkerOptions;
+const engine = new ExportEngine(options, (level, message) => port.postMessage({ type: 'log', level, message } satisfies ThreadReply));
+
+function publish(): void {
+  const stats = engine.stats();
+  counters[COUNTER.exported] = stats.exported;
+  counters[COUNTER.dropped] = stats.dropped;
+  counters[COUNTER.retriedBatches] = stats.retriedBatches;
+  counters[COUNTER.held] = stats.held;
+  counters[COUNTER.failingProjects] = stats.failingProjects;
+}
+const publisher = setInterval(publish, 100);
 
 port.on('message', (message: ThreadRequest) => {
   switch (message.type) {
-    case 'project':
-      credentials.set(message.credentials.projectId, message.credentials);
+    case 'credentials':
+      engine.setCredentials(message.credentials);
       return;
-    case 'records': {
-      for (const record of message.records) {
-        const c = credentials.get(record.projectId);
-        try {
-          if (!c) throw new Error('no credentials were handed to the export thread');
-          spans.export(c, record);
-        } catch (err) {
-          log('error', `The trace of a completion of project ${record.projectId} could not be exported: ${(err as Error).message}`);
-        }
-      }
-      Atomics.add(handled, 0, message.records.length);
+    case 'start':
+      engine.start();
       return;
-    }
-    case 'reset':
-      credentials.clear();
-      void spans.shutdown();
+    case 'records':
+      engine.add(message.records);
+      counters[COUNTER.taken] += message.records.length;
+      publish();
       return;
     case 'flush':
-      spans
-        .flush()
-        .catch((err: Error) => log('error', `Flushing Langfuse traces failed: ${err.message}`))
-        .finally(() => port.postMessage({ type: 'flushed', id: message.id } satisfies ThreadReply));
+      void engine.flush(message.timeoutMs).finally(() => {
+        publish();
+        port.postMessage({ type: 'flushed', id: message.id } satisfies ThreadReply);
+      });
       return;
-    case 'shutdown':
-      void spans.shutdown().finally(() => port.postMessage({ type: 'flushed', id: message.id } satisfies ThreadReply));
+    case 'close':
+      void engine.close(message.timeoutMs).then((records) => {
+        publish();
+        clearInterval(publisher);
+        port.postMessage({ type: 'closed', id: message.id, records } satisfies ThreadReply);
+      });
       return;
   }
 });

@@ -1,6 +1,7 @@
 import { createObservationAttributes, createTraceAttributes, LangfuseOtelSpanAttributes as A } from '@langfuse/tracing';
 import type { CompletionOutcome, CompletionTraceStart } from '@app/completion-forwarding';
-import { generationEndAttributes, generationStartAttributes } from './generation-attributes';
+import { generationEndAttributes, generationStartAttributes, traceTags } from './generation-attributes';
+import { toTraceRecord } from './trace-record';
 
 const metadata = { rollout_id: 'r-1', run_id: 'run-1', row_id: 'row-1' };
 const messages = [{ role: 'user', content: 'Say "hi" — ünïcode' }];
@@ -21,7 +22,8 @@ function sdkAttributes(info: CompletionTraceStart, outcome: CompletionOutcome, m
   const usage = outcome.usage;
   return {
     [A.TRACE_NAME]: 'chat-completion',
-    [A.TRACE_TAGS]: info.tags,
+    // A tracked call the client saw fail no longer carries its rollout_id tag.
+    [A.TRACE_TAGS]: outcome.error ? info.tags.map((t) => (t === 'rollout_id:r-1' ? 'failed_rollout_id:r-1' : t)) : info.tags,
     ...Object.fromEntries(Object.entries(info.metadata).map(([k, v]) => [`${A.TRACE_METADATA}.${k}`, v])),
     ...(typeof info.request.user === 'string' ? { [A.TRACE_USER_ID]: info.request.user } : {}),
     ...createObservationAttributes('generation', { input, model: info.model, modelParameters, metadata: info.metadata, environment: 'staging' }),
@@ -36,10 +38,10 @@ function sdkAttributes(info: CompletionTraceStart, outcome: CompletionOutcome, m
   };
 }
 
-const ours = (info: CompletionTraceStart, outcome: CompletionOutcome) => ({
-  ...generationStartAttributes(info, 'staging'),
-  ...generationEndAttributes(outcome, info.model),
-});
+const ours = (info: CompletionTraceStart, outcome: CompletionOutcome) => {
+  const record = toTraceRecord({ projectId: 'p', traceId: 't', spanId: 's' }, info, outcome, 0);
+  return { ...generationStartAttributes(record, 'staging'), ...generationEndAttributes(record, record.model) };
+};
 
 describe('generation attributes', () => {
   it('are what the SDK builders give for a tracked completion with sampling parameters and usage', () => {
@@ -71,5 +73,12 @@ describe('generation attributes', () => {
     for (const key of Object.keys(traceIo)) expect(attrs).not.toHaveProperty(key);
     expect(attrs[A.OBSERVATION_INPUT]).toBe(traceIo[A.TRACE_INPUT]);
     expect(attrs[A.OBSERVATION_OUTPUT]).toBe('plain text');
+  });
+
+  it('a tracked call the client saw fail loses its rollout_id tag, so a rollout read never counts it', () => {
+    expect(traceTags({ tags: ['mine', 'rollout_id:r-1', 'insertion_id:x'], metadata, error: 'not recorded' })).toEqual(['mine', 'failed_rollout_id:r-1', 'insertion_id:x']);
+    expect(traceTags({ tags: ['rollout_id:r-1'], metadata, error: undefined })).toEqual(['rollout_id:r-1']);
+    // An untracked call keeps the tags it has (a client's own rollout_id tag included).
+    expect(traceTags({ tags: ['rollout_id:r-1'], metadata: {}, error: 'upstream 500' })).toEqual(['rollout_id:r-1']);
   });
 });

@@ -17,7 +17,7 @@
  */
 import type { Attributes } from '@opentelemetry/api';
 import { LangfuseOtelSpanAttributes } from '@langfuse/core';
-import type { CompletionOutcome, CompletionTraceStart } from '@app/completion-forwarding';
+import type { TraceRecord } from './trace-record';
 
 /** A plain snapshot: reading the SDK's re-exported enum goes through a getter each time. */
 const A = { ...LangfuseOtelSpanAttributes };
@@ -31,12 +31,29 @@ const MODEL_PARAMETERS = [
   'seed', 'logit_bias', 'response_format', 'tool_choice', 'reasoning_effort', 'stream', 'top_k', 'min_p', 'repetition_penalty',
 ] as const;
 
+/**
+ * The trace's tags: the call's, except that a tracked call the client saw
+ * fail loses its `rollout_id:` tag (it becomes `failed_rollout_id:`), so a
+ * rollout read never finds, counts or returns it.
+ */
+export function traceTags(record: Pick<TraceRecord, 'tags' | 'metadata' | 'error'>): string[] {
+  const rolloutId = record.metadata.rollout_id;
+  if (record.error === undefined || !rolloutId) return record.tags;
+  return record.tags.map((t) => (t === `${ROLLOUT_TAG}${rolloutId}` ? `${FAILED_ROLLOUT_TAG}${rolloutId}` : t));
+}
+
+export const ROLLOUT_TAG = 'rollout_id:';
+export const FAILED_ROLLOUT_TAG = 'failed_rollout_id:';
+
+type StartInfo = Pick<TraceRecord, 'tags' | 'metadata' | 'request' | 'model' | 'error'>;
+type EndInfo = Pick<TraceRecord, 'output' | 'usage' | 'responseModel' | 'completionStartTime' | 'error'>;
+
 /** Set when the span starts: the trace's name, tags, user and metadata, and the generation's input. */
-export function generationStartAttributes(info: CompletionTraceStart, environment: string | undefined): Attributes {
+export function generationStartAttributes(info: StartInfo, environment: string | undefined): Attributes {
   const { messages, tools } = info.request as { messages?: unknown; tools?: unknown };
   const out: Attributes = {
     [A.TRACE_NAME]: TRACE_NAME,
-    [A.TRACE_TAGS]: info.tags,
+    [A.TRACE_TAGS]: traceTags(info),
     [A.OBSERVATION_TYPE]: 'generation',
   };
   if (typeof info.request.user === 'string') out[A.TRACE_USER_ID] = info.request.user;
@@ -56,7 +73,7 @@ export function generationStartAttributes(info: CompletionTraceStart, environmen
 }
 
 /** Set when the span ends: the generation's output, usage, model, timing and error. */
-export function generationEndAttributes(outcome: CompletionOutcome, requestedModel: string): Attributes {
+export function generationEndAttributes(outcome: EndInfo, requestedModel: string): Attributes {
   const out: Attributes = {};
   if (outcome.error != null) {
     out[A.OBSERVATION_LEVEL] = 'ERROR';
@@ -64,12 +81,12 @@ export function generationEndAttributes(outcome: CompletionOutcome, requestedMod
   }
   const output = serialize(outcome.output);
   if (output !== undefined) out[A.OBSERVATION_OUTPUT] = output;
-  const model = outcome.model ?? requestedModel;
+  const model = outcome.responseModel ?? requestedModel;
   if (model != null) out[A.OBSERVATION_MODEL] = model;
   const usage = usageDetails(outcome.usage);
   if (usage !== undefined) out[A.OBSERVATION_USAGE_DETAILS] = usage;
   // As the SDK encodes a Date: JSON, i.e. a quoted ISO string.
-  if (outcome.completionStartTime) out[A.OBSERVATION_COMPLETION_START_TIME] = JSON.stringify(outcome.completionStartTime);
+  if (outcome.completionStartTime !== undefined) out[A.OBSERVATION_COMPLETION_START_TIME] = JSON.stringify(new Date(outcome.completionStartTime));
   return out;
 }
 
@@ -95,7 +112,7 @@ function modelParameters(request: Record<string, unknown>): string | undefined {
   return Object.keys(picked).length ? JSON.stringify(picked) : undefined;
 }
 
-function usageDetails(usage: CompletionOutcome['usage']): string | undefined {
+function usageDetails(usage: TraceRecord['usage']): string | undefined {
   if (!usage) return undefined;
   const out: Record<string, number> = {};
   if (typeof usage.prompt_tokens === 'number') out.input = usage.prompt_tokens;

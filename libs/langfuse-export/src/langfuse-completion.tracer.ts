@@ -1,75 +1,90 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { RandomIdGenerator } from '@opentelemetry/sdk-trace-base';
-import { CompletionOutcome, CompletionTrace, CompletionTraceStart, CompletionTracer } from '@app/completion-forwarding';
+import { CompletionOutcome, CompletionTrace, CompletionTraceStart, CompletionTracer, TracerStatus } from '@app/completion-forwarding';
 import { CredentialVault } from '@app/credential-vault';
-import { LangfuseExportThread } from './export-thread';
+import { RedisConnection } from '@app/redis';
+import { Spool } from '@app/spool';
+import type { ExportCredentials, ExportLog } from './delivery';
+import type { EngineOptions } from './export-engine';
+import { ExportHost, InProcessExport, WorkerExport } from './export-thread';
 import { LangfuseExportSettings } from './langfuse-export.settings';
-import { CompletionRecord, ExportCredentials, ExportLog, LangfuseSpanExport, SpanExportOptions } from './span-export';
-
-/** Where finished completions go: the span export itself, or the worker thread that runs it. */
-interface ExportSink {
-  export(credentials: ExportCredentials, record: CompletionRecord): void;
-  flush(): Promise<void>;
-  reset(): void;
-  close(): Promise<void>;
-}
+import { toTraceRecord, TraceRecord } from './trace-record';
+import { TraceOutbox } from './trace-outbox';
 
 export interface LangfuseCompletionTracerOptions {
   /** The export worker's entry script; required with LANGFUSE_EXPORT_WORKER=true. */
   workerScript?: string;
 }
 
+const SPOOL_KIND = 'traces';
+/** A stream entry pending this long with a consumer is that consumer's no more (it stopped): another takes it over. */
+const CLAIM_IDLE_MS = 60_000;
+
 /**
- * One Langfuse trace per completion, exported with the SDK's
- * LangfuseSpanProcessor (span-export.ts).
+ * One Langfuse trace per completion, delivered durably.
  *
  * The trace and span ids are chosen when the completion starts (the client
  * gets the trace id as `x-langfuse-trace-id`); when it ends, the finished
- * record goes to the export, which runs in a worker thread
- * (LANGFUSE_EXPORT_WORKER, default true) or here, on the main thread.
- *
- * The worker takes the export off the request path: the main thread's share
- * drops from about 65 to 7 µs per completion (records cross in one
- * structured clone per 20 ms), and the spans' garbage lives in the worker's
- * own heap (bench/README.md).
+ * record goes to the outbox (trace-outbox.ts: the Redis trace stream, or
+ * memory) before the client's answer, and the export (delivery.ts) sends it
+ * until Langfuse takes it — in a worker thread (LANGFUSE_EXPORT_WORKER,
+ * default true) or on the main thread. At shutdown what the export holds
+ * only in memory goes to the spool; the next start takes it over.
  */
 @Injectable()
-export class LangfuseCompletionTracer extends CompletionTracer implements OnApplicationShutdown {
+export class LangfuseCompletionTracer extends CompletionTracer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(LangfuseCompletionTracer.name);
   private readonly ids = new RandomIdGenerator();
-  private readonly sink?: ExportSink;
+  private readonly host?: ExportHost;
+  private readonly outbox?: TraceOutbox;
 
   constructor(
     private readonly vault: CredentialVault,
-    settings: LangfuseExportSettings,
+    private readonly settings: LangfuseExportSettings,
+    redis: RedisConnection,
+    private readonly spool: Spool,
     options: LangfuseCompletionTracerOptions = {},
   ) {
     super();
     if (!settings.LANGFUSE_EXPORT) return;
-    const exportOptions: SpanExportOptions = {
+    const log: ExportLog = (level, message) => (level === 'error' ? this.logger.error(message) : level === 'warn' ? this.logger.warn(message) : this.logger.log(message));
+    const streamKey = redis.client ? redis.keys.shared('langfuse-traces') : undefined;
+    const engine: EngineOptions = {
       flushAt: settings.LANGFUSE_FLUSH_AT,
-      flushInterval: settings.LANGFUSE_FLUSH_INTERVAL,
+      flushIntervalMs: settings.LANGFUSE_FLUSH_INTERVAL * 1000,
       environment: settings.LANGFUSE_ENVIRONMENT,
       concurrency: settings.LANGFUSE_EXPORT_CONCURRENCY,
-      maxQueue: settings.LANGFUSE_EXPORT_QUEUE_SIZE,
+      maxHeld: settings.LANGFUSE_EXPORT_QUEUE_SIZE,
+      timeoutMs: settings.LANGFUSE_EXPORT_TIMEOUT_MS,
+      stream: streamKey
+        ? {
+            connection: redis.connectionOptions(),
+            key: streamKey,
+            readAhead: Math.min(settings.LANGFUSE_EXPORT_QUEUE_SIZE, Math.max(1_024, settings.LANGFUSE_FLUSH_AT * settings.LANGFUSE_EXPORT_CONCURRENCY * 4)),
+            claimIdleMs: CLAIM_IDLE_MS,
+          }
+        : undefined,
     };
-    const log: ExportLog = (level, message) => (level === 'error' ? this.logger.error(message) : this.logger.warn(message));
     if (settings.LANGFUSE_EXPORT_WORKER) {
       if (!options.workerScript) {
-        throw new Error('LANGFUSE_EXPORT_WORKER=true but the export worker script was not found (it is built next to langfuse-export.module.js by `npm run build`): build the gateway, or set LANGFUSE_EXPORT_WORKER=false.');
+        throw new Error(
+          'LANGFUSE_EXPORT_WORKER=true but the export worker script was not found (it is built next to langfuse-export.module.js by `npm run build`): build the gateway, or set LANGFUSE_EXPORT_WORKER=false.',
+        );
       }
-      this.sink = new LangfuseExportThread({ ...exportOptions, maxPending: settings.LANGFUSE_EXPORT_QUEUE_SIZE, script: options.workerScript }, log);
+      this.host = new WorkerExport({ ...engine, script: options.workerScript, maxPending: settings.LANGFUSE_EXPORT_QUEUE_SIZE }, log);
     } else {
-      const spans = new LangfuseSpanExport(exportOptions, log);
-      this.sink = { export: (c, r) => spans.export(c, r), flush: () => spans.flush(), reset: () => void spans.shutdown(), close: () => spans.shutdown() };
+      this.host = new InProcessExport(engine, log);
     }
-    this.logger.log(`Langfuse traces are exported ${settings.LANGFUSE_EXPORT_WORKER ? 'from a worker thread' : 'on the main thread (LANGFUSE_EXPORT_WORKER=false)'}.`);
-    vault.onReload(() => this.sink?.reset());
+    this.outbox = new TraceOutbox(redis.client ? redis : undefined, this.host, settings.LANGFUSE_EXPORT_QUEUE_SIZE, log);
+    this.logger.log(
+      `Langfuse traces are exported ${settings.LANGFUSE_EXPORT_WORKER ? 'from a worker thread' : 'on the main thread (LANGFUSE_EXPORT_WORKER=false)'}; they wait ${streamKey ? 'in the Redis trace stream' : 'in memory'} until Langfuse takes them.`,
+    );
+    vault.onReload(() => this.host?.setCredentials(this.allCredentials()));
   }
 
   start(info: CompletionTraceStart): CompletionTrace | undefined {
-    const sink = this.sink;
-    if (!sink) return undefined;
+    const outbox = this.outbox;
+    if (!outbox) return undefined;
     const credentials = this.vault.findCredentials(info.projectId);
     if (!credentials) return undefined;
     const spanId = this.ids.generateSpanId();
@@ -78,19 +93,69 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
     return {
       traceId,
       end: (outcome: CompletionOutcome) => {
-        if (ended) return;
+        if (ended) return Promise.resolve();
         ended = true;
-        sink.export(credentials, { projectId: credentials.projectId, traceId, spanId, start: info, outcome, endTime: performance.timeOrigin + performance.now() });
+        return outbox.append(toTraceRecord({ projectId: credentials.projectId, traceId, spanId }, info, outcome, performance.timeOrigin + performance.now()));
       },
     };
   }
 
-  /** Waits for every finished completion's span to be exported (used by tests and shutdown). */
-  async flush(): Promise<void> {
-    await this.sink?.flush();
+  /** Hands over the keys, starts reading the trace stream, and takes over what a stopped gateway spooled. */
+  onApplicationBootstrap(): void {
+    const host = this.host;
+    const outbox = this.outbox;
+    if (!host || !outbox) return;
+    host.setCredentials(this.allCredentials());
+    host.start();
+    const batches = this.spool.take<TraceRecord>(SPOOL_KIND);
+    if (batches.length === 0) return;
+    const count = batches.reduce((n, b) => n + b.items.length, 0);
+    this.logger.log(`Took over ${count} trace(s) from ${batches.length} spool file(s) in ${this.spool.dir}; delivering them now.`);
+    for (const batch of batches) void Promise.all(batch.items.map((record) => outbox.append(record))).then(() => batch.done());
+  }
+
+  /**
+   * Waits until every trace this gateway handed over so far is delivered (or
+   * given up on): read from the trace stream by the export, and nothing held
+   * by it (tests, benchmarks). Gives up waiting after `timeoutMs`.
+   */
+  async flush(timeoutMs = 30_000): Promise<void> {
+    const host = this.host;
+    const outbox = this.outbox;
+    if (!host || !outbox) return;
+    const deadline = Date.now() + timeoutMs;
+    while (!(await outbox.allRead()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await host.flush(Math.max(0, deadline - Date.now()));
+  }
+
+  async status(): Promise<TracerStatus | undefined> {
+    if (!this.host || !this.outbox) return undefined;
+    const host = this.host.stats();
+    const outbox = await this.outbox.stats();
+    return {
+      waiting: outbox.mode === 'redis-stream' ? (outbox.streamLength ?? null) : host.held + host.waiting,
+      failing: host.failingProjects > 0,
+      held_in_memory: host.held + host.waiting,
+      buffer: outbox.mode,
+      buffer_size: this.settings.LANGFUSE_EXPORT_QUEUE_SIZE,
+      exported: host.exported,
+      dropped: host.dropped + outbox.refused,
+      retried_batches: host.retriedBatches,
+      memory_fallbacks: outbox.memoryFallbacks,
+    };
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.sink?.close();
+    const host = this.host;
+    if (!host) return;
+    const left = await host.close(this.settings.LANGFUSE_EXPORT_DRAIN_SECONDS * 1000);
+    if (left.length === 0) return;
+    const file = this.spool.write(SPOOL_KIND, left);
+    if (file) this.logger.warn(`Shutting down with ${left.length} trace(s) Langfuse has not taken: written to ${file}; the next gateway to start with this SPOOL_DIR delivers them.`);
+    else this.logger.error(`Shutting down with ${left.length} trace(s) Langfuse has not taken and no spool to keep them: their rollouts stay incomplete.`);
+  }
+
+  private allCredentials(): ExportCredentials[] {
+    return this.vault.projectIds().map((id) => this.vault.credentialsFor(id));
   }
 }

@@ -24,10 +24,24 @@ export class LangfuseExportSettings {
   @Min(0.05)
   LANGFUSE_FLUSH_INTERVAL: number = 1;
 
-  @Setting('Spans buffered per project while Langfuse is slow or down; beyond it they are dropped and logged with their rollouts.')
+  @Setting(
+    'Traces waiting for Langfuse at most: in the Redis trace stream (shared by the replicas) when Redis is configured, else in memory per gateway. They are retried until Langfuse takes them; beyond this bound new ones are dropped and logged with their rollouts.',
+  )
   @IsInt()
   @Min(100)
   LANGFUSE_EXPORT_QUEUE_SIZE: number = 65_536;
+
+  @Setting('Longest one export request to Langfuse may take before it is retried (ms).')
+  @IsInt()
+  @Min(1_000)
+  @Max(600_000)
+  LANGFUSE_EXPORT_TIMEOUT_MS: number = 30_000;
+
+  @Setting('At shutdown, how long the export keeps trying to deliver the traces it holds before it leaves them in the trace stream, or the spool (s).')
+  @IsNumber()
+  @Min(0)
+  @Max(600)
+  LANGFUSE_EXPORT_DRAIN_SECONDS: number = 10;
 
   @Setting('Export batches of one project in flight at once (1–16); raise it when Langfuse answers slowly.')
   @IsInt()

@@ -1,5 +1,6 @@
 export { RedisModule } from './redis.module';
 export type { RedisModuleDeps } from './redis.module';
 export { RedisConnection } from './redis.connection';
-export { RedisKeys } from './redis-keys';
+export { escapeKeyPart, RedisKeys } from './redis-keys';
+export { TickBatcher } from './tick-batcher';
 export { RedisSettings } from './redis.settings';

@@ -1,15 +1,33 @@
+import type { RolloutRef } from '@app/routing-metadata';
+
 /**
- * The key layout of everything stored per rollout: `prefix:{rollout}:kind`.
- * The rollout id sits in a `{hash tag}` so every key of one rollout lands in
- * the same Redis Cluster slot; braces inside an id would break the tag, so
- * they are escaped.
+ * The key layout of everything stored per rollout:
+ * `prefix:{<project>:<rollout>}:kind`.
+ *
+ * The project and the rollout id sit together in one `{hash tag}`, so every
+ * key of a rollout lands in the same Redis Cluster slot and two projects
+ * using the same rollout id never share a key. Each part is escaped so the
+ * encoding is injective: `%` → `%25`, `{` → `%7B`, `}` → `%7D`, `:` → `%3A`
+ * (a brace would break the hash tag, a colon the separator, and an unescaped
+ * `%` would let `a%7Bb` and `a{b` collide).
  */
 export class RedisKeys {
   constructor(readonly prefix: string) {}
 
   /** The key of one kind of a rollout's data (`ids`, `logs`, `status`, …). */
-  rollout(rolloutId: string, kind: string): string {
-    const safe = rolloutId.replace(/[{}]/g, (c) => (c === '{' ? '%7B' : '%7D'));
-    return `${this.prefix ? `${this.prefix}:` : ''}{${safe}}:${kind}`;
+  rollout(ref: RolloutRef, kind: string): string {
+    return `${this.prefix ? `${this.prefix}:` : ''}{${escapeKeyPart(ref.projectId ?? '')}:${escapeKeyPart(ref.rolloutId)}}:${kind}`;
   }
+
+  /** A key of the gateway's own (not per rollout), in a hash tag of its own. */
+  shared(name: string): string {
+    return `${this.prefix ? `${this.prefix}:` : ''}{${escapeKeyPart(name)}}`;
+  }
+}
+
+const SPECIAL = /[%{}:]/g;
+const ESCAPES: Record<string, string> = { '%': '%25', '{': '%7B', '}': '%7D', ':': '%3A' };
+
+export function escapeKeyPart(part: string): string {
+  return part.replace(SPECIAL, (c) => ESCAPES[c]);
 }

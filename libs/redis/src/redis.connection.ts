@@ -1,6 +1,7 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { RedisKeys } from './redis-keys';
+import { TickBatcher } from './tick-batcher';
 import { RedisSettings } from './redis.settings';
 
 /**
@@ -14,8 +15,12 @@ export class RedisConnection implements OnApplicationShutdown {
   /** undefined when no Redis is configured: stores then keep their data in memory. */
   readonly client?: Redis;
   readonly keys: RedisKeys;
+  /** Batches the commands of one event-loop turn into one pipeline (with a client only). */
+  readonly batcher?: TickBatcher;
+  private readonly settings: RedisSettings;
 
   constructor(settings: RedisSettings) {
+    this.settings = settings;
     this.keys = new RedisKeys(settings.REDIS_KEY_PREFIX);
     if (!settings.REDIS_URL && !settings.REDIS_HOST) return;
     const options = {
@@ -33,6 +38,7 @@ export class RedisConnection implements OnApplicationShutdown {
     this.client = settings.REDIS_URL
       ? new Redis(settings.REDIS_URL, options)
       : new Redis({ ...options, host: settings.REDIS_HOST, port: settings.REDIS_PORT, password: settings.REDIS_PASSWORD });
+    this.batcher = new TickBatcher(this.client);
     let down = false;
     this.client.on('error', (err: Error) => {
       if (!down) this.logger.error(`Redis unreachable: ${err.message}`);
@@ -48,6 +54,20 @@ export class RedisConnection implements OnApplicationShutdown {
     return this.client !== undefined;
   }
 
+  /** Connected and ready now (a command would not wait in ioredis' offline queue). */
+  get ready(): boolean {
+    return this.client?.status === 'ready';
+  }
+
+  /**
+   * How to open another connection to the same Redis (a worker thread, a
+   * blocking reader). Holds the password: never log it.
+   */
+  connectionOptions(): { url?: string; host?: string; port: number; password?: string } {
+    const { REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_PASSWORD } = this.settings;
+    return REDIS_URL ? { url: REDIS_URL, port: REDIS_PORT } : { host: REDIS_HOST, port: REDIS_PORT, password: REDIS_PASSWORD };
+  }
+
   /** Round trip to Redis; throws when it does not answer. */
   async ping(): Promise<void> {
     if (!this.client) throw new Error('no Redis is configured');
@@ -56,6 +76,9 @@ export class RedisConnection implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     const client = this.client;
-    if (client && client.status !== 'end') await client.quit().catch(() => client.disconnect());
+    if (!client || client.status === 'end') return;
+    // QUIT waits for a reply: only when connected; otherwise stop reconnecting now.
+    if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+    else client.disconnect();
   }
 }

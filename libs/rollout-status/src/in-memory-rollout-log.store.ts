@@ -1,3 +1,4 @@
+import type { RolloutRef } from '@app/routing-metadata';
 import { StoredLogEntry, StoredStatus } from './rollout-log.entry';
 import { RolloutLogStore, RolloutLogStoreOptions } from './rollout-log.store';
 
@@ -25,12 +26,13 @@ export class InMemoryRolloutLogStore extends RolloutLogStore {
     super();
   }
 
-  async append(rolloutId: string, entry: StoredLogEntry): Promise<void> {
+  async append(rollout: RolloutRef, entry: StoredLogEntry): Promise<void> {
+    const key = keyOf(rollout);
     const now = this.clock();
-    let logs = this.live(rolloutId, now);
+    let logs = this.live(key, now);
     if (!logs) {
       logs = { entries: [], status: null, expiresAt: 0 };
-      this.rollouts.set(rolloutId, logs);
+      this.rollouts.set(key, logs);
     }
     logs.entries.unshift(structuredClone(entry));
     if (logs.entries.length > this.options.maxEntries) logs.entries.length = this.options.maxEntries;
@@ -41,25 +43,25 @@ export class InMemoryRolloutLogStore extends RolloutLogStore {
     if (++this.writes % 1024 === 0) this.sweep(now);
   }
 
-  async range(rolloutId: string, offset: number, count: number): Promise<StoredLogEntry[]> {
-    const logs = this.live(rolloutId, this.clock());
+  async range(rollout: RolloutRef, offset: number, count: number): Promise<StoredLogEntry[]> {
+    const logs = this.live(keyOf(rollout), this.clock());
     if (!logs || count <= 0) return [];
     return structuredClone(logs.entries.slice(offset, offset + count));
   }
 
-  async count(rolloutId: string): Promise<number> {
-    return this.live(rolloutId, this.clock())?.entries.length ?? 0;
+  async count(rollout: RolloutRef): Promise<number> {
+    return this.live(keyOf(rollout), this.clock())?.entries.length ?? 0;
   }
 
-  async latestStatus(rolloutId: string): Promise<StoredStatus | null> {
-    const status = this.live(rolloutId, this.clock())?.status;
+  async latestStatus(rollout: RolloutRef): Promise<StoredStatus | null> {
+    const status = this.live(keyOf(rollout), this.clock())?.status;
     return status ? structuredClone(status) : null;
   }
 
-  private live(rolloutId: string, now: number): RolloutLogs | undefined {
-    const logs = this.rollouts.get(rolloutId);
+  private live(key: string, now: number): RolloutLogs | undefined {
+    const logs = this.rollouts.get(key);
     if (logs && logs.expiresAt <= now) {
-      this.rollouts.delete(rolloutId);
+      this.rollouts.delete(key);
       return undefined;
     }
     return logs;
@@ -68,4 +70,9 @@ export class InMemoryRolloutLogStore extends RolloutLogStore {
   private sweep(now: number): void {
     for (const [id, logs] of this.rollouts) if (logs.expiresAt <= now) this.rollouts.delete(id);
   }
+}
+
+/** One map key per (project, rollout), injective. */
+function keyOf(rollout: RolloutRef): string {
+  return JSON.stringify([rollout.projectId ?? '', rollout.rolloutId]);
 }

@@ -69,6 +69,33 @@ describe('parseLogEntry', () => {
     expect(thrown(() => parseLogEntry(sdkBody({ tags: [`rollout_id:${'r'.repeat(257)}`] }), { ...limits, ROLLOUT_LOG_MAX_ENTRY_BYTES: 1e6 })).message).toMatch(/longer than 256/);
   });
 
+  it('keys such as constructor, __proto__ and prototype are plain data wherever they are; no prototype changes', () => {
+    // As JSON.parse builds them: "__proto__" is an own property, not the prototype.
+    const body = JSON.parse(
+      JSON.stringify(sdkBody({ status: 'running', metadata: { constructor: { prototype: { polluted: 1 } }, attempt: 1 } })).replace(
+        '"extras":{',
+        '"__proto__":{"polluted":1},"constructor":{"polluted":1},"extras":{"__proto__":{"level":"ERROR","polluted":1},"constructor":{"prototype":{"polluted":1}},',
+      ),
+    );
+    const { entry } = parseLogEntry(body, { ...limits, ROLLOUT_LOG_MAX_ENTRY_BYTES: 1e6 });
+    expect(entry.severity).toBe('WARNING');
+    expect(Object.getPrototypeOf(entry.extras)).toBe(Object.prototype);
+    expect(JSON.parse(JSON.stringify(entry.extras))).toEqual(
+      JSON.parse('{"__proto__":{"level":"ERROR","polluted":1},"constructor":{"prototype":{"polluted":1}},"logger_name":"remote_server.r-1","level":"WARNING","timestamp":"2026-01-01T00:00:00.000000Z","metadata":{"constructor":{"prototype":{"polluted":1}},"attempt":1}}'),
+    );
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect((Object.prototype as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('deeply nested extras are stored as they came, or refused with a 400 when they cannot be serialised', () => {
+    const nest = (depth: number) => JSON.parse('{"a":'.repeat(depth) + '1' + '}'.repeat(depth));
+    const big = { ...limits, ROLLOUT_LOG_MAX_ENTRY_BYTES: 1e7 };
+    expect(parseLogEntry(sdkBody({ extras: nest(2000), metadata: { deep: nest(2000) } }), big).entry.extras).toMatchObject({ a: { a: {} } });
+    const e = thrown(() => parseLogEntry(sdkBody({ extras: nest(100_000) }), big));
+    expect(e.code).toBe(GatewayErrorCode.BadRequest);
+    expect(e.message).toMatch(/nests too deeply/);
+  });
+
   it('rejects a bad status with the status message', () => {
     expect(thrown(() => parseLogEntry(sdkBody({ status: { message: 'no code' } }), limits)).message).toMatch(/^Invalid log entry: status has no code/);
   });

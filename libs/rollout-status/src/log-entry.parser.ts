@@ -1,4 +1,3 @@
-import { plainToInstance } from 'class-transformer';
 import { IsArray, IsObject, IsOptional, IsString, MaxLength, validateSync, ValidationError } from 'class-validator';
 import { randomUUID } from 'node:crypto';
 import { GatewayError, GatewayErrorCode } from '@app/common';
@@ -11,11 +10,19 @@ export const MAX_ROLLOUT_ID_LENGTH = 256;
 export const MAX_TAG_LENGTH = 1024;
 export const MAX_PROGRAM_LENGTH = 256;
 
+/** The top-level fields of a log entry that are read; anything else in the body is ignored. */
+const POST_LOG_FIELDS = ['program', 'status', 'message', 'tags', 'extras', 'metadata', 'severity'] as const satisfies ReadonlyArray<keyof PostLogBody>;
+
 /**
  * The body of `POST /logs` as eval-protocol's FireworksTracingHttpHandler
  * sends it. Only types are declared here; the configurable bounds and the
  * status shapes are checked in parseLogEntry. Unknown fields are ignored, so
  * a newer SDK adding one is not refused.
+ *
+ * Filled by hand from the body's own top-level fields (fromBody), never by
+ * class-transformer: extras, metadata and status are arbitrary client JSON,
+ * which plainToInstance recurses into and crashed on (a `constructor` key,
+ * deep nesting). They stay the plain values JSON.parse made.
  */
 export class PostLogBody {
   @IsOptional()
@@ -48,6 +55,14 @@ export class PostLogBody {
   @IsOptional()
   @IsString()
   severity?: string | null;
+
+  static fromBody(body: Record<string, unknown>): PostLogBody {
+    const dto = new PostLogBody();
+    for (const field of POST_LOG_FIELDS) {
+      if (Object.hasOwn(body, field)) (dto as unknown as Record<string, unknown>)[field] = body[field];
+    }
+    return dto;
+  }
 }
 
 export interface ParsedLogEntry {
@@ -65,11 +80,11 @@ export function parseLogEntry(body: unknown, limits: RolloutStatusLimits, now = 
   if (!isPlainObject(body)) {
     throw invalid('the body must be a JSON object {program, status, message, tags, extras} sent with Content-Type: application/json.');
   }
-  const bytes = Buffer.byteLength(JSON.stringify(body), 'utf8');
+  const bytes = Buffer.byteLength(jsonOf(body), 'utf8');
   if (bytes > limits.ROLLOUT_LOG_MAX_ENTRY_BYTES) {
     throw invalid(`the entry is ${bytes} bytes of JSON, more than ROLLOUT_LOG_MAX_ENTRY_BYTES (${limits.ROLLOUT_LOG_MAX_ENTRY_BYTES}). Log less, or raise the limit.`);
   }
-  const dto = plainToInstance(PostLogBody, body);
+  const dto = PostLogBody.fromBody(body);
   const errors = validateSync(dto, { forbidUnknownValues: false });
   if (errors.length > 0) throw invalid(`${errors.map(describe).join('; ')}.`);
 
@@ -127,6 +142,16 @@ function extrasOf(extras: Record<string, unknown> | null | undefined, metadata: 
   const rest = Object.fromEntries(Object.entries(metadata ?? {}).filter(([k]) => !['status_code', 'status_message', 'status_details'].includes(k)));
   if (Object.keys(rest).length === 0) return extras ?? null;
   return { ...(extras ?? {}), metadata: { ...rest, ...(isPlainObject(extras?.metadata) ? extras.metadata : {}) } };
+}
+
+/** The gateway's body parser caps nesting; a caller that skipped it still gets a 400, not a stack overflow. */
+function jsonOf(body: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(body);
+  } catch (err) {
+    if (err instanceof RangeError) throw invalid('the entry nests too deeply to be stored as JSON. Send a flatter entry.');
+    throw err;
+  }
 }
 
 function describe(e: ValidationError): string {

@@ -36,6 +36,34 @@ describe('parseLogsQuery', () => {
     expect(() => parseLogsQuery({ tags: { a: 'rollout_id:r' } }, 1000)).toThrow(/tags must be repeated plain values/);
     expect(() => parseLogsQuery({ tags: 'rollout_id:r', program: ['a', 'b'] }, 1000)).toThrow(/program must be given once/);
   });
+
+  it.each([
+    ['limit', '1e20', /limit must be a positive integer, at most 1000000 \(got "1e20"\)/],
+    ['limit', '1000001', /limit must be a positive integer, at most 1000000/],
+    ['limit', '-5', /limit must be a positive integer/],
+    ['limit', 'NaN', /limit must be a number \(got "NaN"\)/],
+    ['limit', 'Infinity', /limit must be a number \(got "Infinity"\)/],
+    ['limit', '0x10', /limit must be a number \(got "0x10"\)/],
+    ['limit', ['1', '2'], /limit must be given once/],
+    ['limit', { a: '1' }, /limit must be given once/],
+    ['hours_back', '1e20', /hours_back must be a positive number of hours, at most 87840 \(got "1e20"\)/],
+    ['hours_back', '-Infinity', /hours_back must be a number/],
+    ['hours_back', '1e-400', /hours_back must be a positive number of hours/],
+    ['hours_back', ['1', '2'], /hours_back must be given once/],
+  ])('%s=%j → 400 naming the parameter and its range', (param, value, message) => {
+    let err: unknown;
+    try {
+      parseLogsQuery({ tags: 'rollout_id:r', [param]: value }, 1000);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: GatewayErrorCode.InvalidQuery, status: 400 });
+    expect((err as Error).message).toMatch(message);
+  });
+
+  it('accepts the bounds themselves; a limit over the list bound still reads the whole list', () => {
+    expect(parseLogsQuery({ tags: 'rollout_id:r', limit: '1000000', hours_back: '87840' }, 1000, now)).toMatchObject({ limit: 1000, since: now - 87_840 * 3_600_000 });
+  });
 });
 
 describe('parseRolloutIdParam', () => {
@@ -43,5 +71,10 @@ describe('parseRolloutIdParam', () => {
     expect(parseRolloutIdParam('r')).toBe('r');
     expect(() => parseRolloutIdParam(undefined)).toThrow(/rollout_id is required/);
     expect(() => parseRolloutIdParam('r'.repeat(257))).toThrow(/longer than 256/);
+  });
+
+  it('takes one plain value (GET /status, /rollouts?project_id=)', () => {
+    expect(() => parseRolloutIdParam(['a', 'b'])).toThrow(/rollout_id must be given once/);
+    expect(() => parseRolloutIdParam({ a: 'b' }, 'project_id')).toThrow(/project_id must be given once/);
   });
 });

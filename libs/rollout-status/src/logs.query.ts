@@ -3,6 +3,10 @@ import { rolloutIdsOf } from './rollout-log.entry';
 import { MAX_ROLLOUT_ID_LENGTH } from './log-entry.parser';
 
 export const DEFAULT_LOGS_LIMIT = 100;
+/** Past it a limit is a client's mistake (no list holds near that many entries), not a wish for everything. */
+export const MAX_LOGS_LIMIT = 1_000_000;
+/** Ten years, as /traces: longer than any rollout's logs live (ROLLOUT_TTL_SECONDS). */
+export const MAX_HOURS_BACK = 24 * 366 * 10;
 
 export interface LogsQuery {
   /** The rollout whose list is read (the first `rollout_id:` tag). */
@@ -31,9 +35,13 @@ export function parseLogsQuery(query: Record<string, unknown>, maxLimit: number,
   }
   if (rolloutIds[0].length > MAX_ROLLOUT_ID_LENGTH) throw invalidQuery(`the rollout id is longer than ${MAX_ROLLOUT_ID_LENGTH} characters.`);
   const limit = optionalNumber('limit', query.limit) ?? DEFAULT_LOGS_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1) throw invalidQuery('limit must be a positive integer.');
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LOGS_LIMIT) {
+    throw invalidQuery(`limit must be a positive integer, at most ${MAX_LOGS_LIMIT} (got "${String(query.limit).slice(0, 40)}").`);
+  }
   const hoursBack = optionalNumber('hours_back', query.hours_back);
-  if (hoursBack !== undefined && !(hoursBack > 0)) throw invalidQuery('hours_back must be a positive number of hours.');
+  if (hoursBack !== undefined && !(hoursBack > 0 && hoursBack <= MAX_HOURS_BACK)) {
+    throw invalidQuery(`hours_back must be a positive number of hours, at most ${MAX_HOURS_BACK} (got "${String(query.hours_back).slice(0, 40)}").`);
+  }
   const program = optionalString('program', query.program);
   return {
     rolloutId: rolloutIds[0],
@@ -66,11 +74,14 @@ function optionalString(name: string, value: unknown): string | undefined {
   return value;
 }
 
+/** Decimal only: Number() would also read 0x10, 0b11 and whitespace as numbers. */
+const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
 function optionalNumber(name: string, value: unknown): number | undefined {
   const s = optionalString(name, value);
   if (s === undefined) return undefined;
   const n = Number(s.trim());
-  if (s.trim() === '' || !Number.isFinite(n)) throw invalidQuery(`${name} must be a number (got "${s.slice(0, 40)}").`);
+  if (!DECIMAL.test(s.trim()) || !Number.isFinite(n)) throw invalidQuery(`${name} must be a number (got "${s.slice(0, 40)}").`);
   return n;
 }
 

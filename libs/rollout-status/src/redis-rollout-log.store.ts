@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { RedisKeys } from '@app/redis';
+import type { RolloutRef } from '@app/routing-metadata';
 import { StoredLogEntry, StoredStatus } from './rollout-log.entry';
 import { RolloutLogStore, RolloutLogStoreOptions } from './rollout-log.store';
 
@@ -27,7 +28,7 @@ return 1
 /**
  * Logs of a rollout in a Redis list (`{prefix}:{rollout}:logs`, LPUSH so the
  * newest is first, LTRIM to maxEntries); its newest status in a hash
- * (`{prefix}:{rollout}:status`: ts, value). Same key layout and TTL as the
+ * (`{prefix}:{project:rollout}:status`: ts, value). Same key layout and TTL as the
  * completeness store, renewed on every write.
  */
 export class RedisRolloutLogStore extends RolloutLogStore {
@@ -42,13 +43,13 @@ export class RedisRolloutLogStore extends RolloutLogStore {
     super();
   }
 
-  async append(rolloutId: string, entry: StoredLogEntry): Promise<void> {
+  async append(rollout: RolloutRef, entry: StoredLogEntry): Promise<void> {
     const status = entry.status ? JSON.stringify({ status: entry.status, extras: entry.extras }) : '';
     await this.redis.eval(
       APPEND_SCRIPT,
       2,
-      this.keys.rollout(rolloutId, 'logs'),
-      this.keys.rollout(rolloutId, 'status'),
+      this.keys.rollout(rollout, 'logs'),
+      this.keys.rollout(rollout, 'status'),
       JSON.stringify(entry),
       this.options.maxEntries,
       this.options.ttlSeconds,
@@ -57,25 +58,25 @@ export class RedisRolloutLogStore extends RolloutLogStore {
     );
   }
 
-  async range(rolloutId: string, offset: number, count: number): Promise<StoredLogEntry[]> {
+  async range(rollout: RolloutRef, offset: number, count: number): Promise<StoredLogEntry[]> {
     if (count <= 0) return [];
-    const raw = await this.redis.lrange(this.keys.rollout(rolloutId, 'logs'), offset, offset + count - 1);
+    const raw = await this.redis.lrange(this.keys.rollout(rollout, 'logs'), offset, offset + count - 1);
     const entries: StoredLogEntry[] = [];
     for (const item of raw) {
-      const entry = this.parse<StoredLogEntry>(item, rolloutId);
+      const entry = this.parse<StoredLogEntry>(item, rollout.rolloutId);
       if (entry) entries.push(entry);
     }
     return entries;
   }
 
-  async count(rolloutId: string): Promise<number> {
-    return this.redis.llen(this.keys.rollout(rolloutId, 'logs'));
+  async count(rollout: RolloutRef): Promise<number> {
+    return this.redis.llen(this.keys.rollout(rollout, 'logs'));
   }
 
-  async latestStatus(rolloutId: string): Promise<StoredStatus | null> {
-    const [ts, value] = await this.redis.hmget(this.keys.rollout(rolloutId, 'status'), 'ts', 'value');
+  async latestStatus(rollout: RolloutRef): Promise<StoredStatus | null> {
+    const [ts, value] = await this.redis.hmget(this.keys.rollout(rollout, 'status'), 'ts', 'value');
     if (ts === null || value === null) return null;
-    const parsed = this.parse<Omit<StoredStatus, 'ts'>>(value, rolloutId);
+    const parsed = this.parse<Omit<StoredStatus, 'ts'>>(value, rollout.rolloutId);
     return parsed ? { ts: Number(ts), status: parsed.status, extras: parsed.extras ?? null } : null;
   }
 

@@ -1,3 +1,4 @@
+import type { RolloutRef } from '@app/routing-metadata';
 import { StoredLogEntry, StoredStatus } from './rollout-log.entry';
 
 /** What the built-in adapters are built with (from the tracking and rollout-status settings). */
@@ -11,7 +12,8 @@ export interface RolloutLogStoreOptions {
 /**
  * The port every rollout-log backend implements. Pass your own to
  * GatewayModule.forRoot({ rolloutLogStore }).
- * Contract: one bounded list per rollout, newest first; the newest status
+ * Contract: one bounded list per rollout (per project: two projects' rollouts
+ * of the same id never mix), newest first; the newest status
  * kept apart so reading it is O(1); every write renews the rollout's TTL.
  */
 export abstract class RolloutLogStore {
@@ -23,14 +25,14 @@ export abstract class RolloutLogStore {
    * length) and, when it carries a status that is not older than the stored
    * one, makes it the rollout's status.
    */
-  abstract append(rolloutId: string, entry: StoredLogEntry): Promise<void>;
+  abstract append(rollout: RolloutRef, entry: StoredLogEntry): Promise<void>;
 
   /** Up to `count` entries, newest first, skipping the `offset` newest. */
-  abstract range(rolloutId: string, offset: number, count: number): Promise<StoredLogEntry[]>;
+  abstract range(rollout: RolloutRef, offset: number, count: number): Promise<StoredLogEntry[]>;
 
   /** How many entries the rollout's list holds. */
-  abstract count(rolloutId: string): Promise<number>;
+  abstract count(rollout: RolloutRef): Promise<number>;
 
   /** The newest status posted for the rollout, or null. */
-  abstract latestStatus(rolloutId: string): Promise<StoredStatus | null>;
+  abstract latestStatus(rollout: RolloutRef): Promise<StoredStatus | null>;
 }

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { GatewayError, GatewayErrorCode } from '@app/common';
+import type { RolloutRef } from '@app/routing-metadata';
 import { parseLogEntry } from './log-entry.parser';
 import { LogsQuery } from './logs.query';
 import { RolloutStatus, StoredLogEntry } from './rollout-log.entry';
@@ -37,10 +38,10 @@ export class RolloutLogsService {
     private readonly config: RolloutStatusSettings,
   ) {}
 
-  /** Validates one posted entry and appends it to every rollout its tags name. */
-  async post(body: unknown): Promise<{ ok: true; rollout_ids: string[]; timestamp: string }> {
+  /** Validates one posted entry and appends it to every rollout its tags name, in the caller's project. */
+  async post(body: unknown, projectId: string | undefined): Promise<{ ok: true; rollout_ids: string[]; timestamp: string }> {
     const { rolloutIds, entry } = parseLogEntry(body, this.config);
-    await this.guard('store the log entry', () => Promise.all(rolloutIds.map((id) => this.store.append(id, entry))));
+    await this.guard('store the log entry', () => Promise.all(rolloutIds.map((rolloutId) => this.store.append({ projectId, rolloutId }, entry))));
     return { ok: true, rollout_ids: rolloutIds, timestamp: new Date(entry.ts).toISOString() };
   }
 
@@ -49,12 +50,13 @@ export class RolloutLogsService {
    * match `program` and are within `hours_back`. Pages through the bounded
    * list and stops at `limit` or at the first entry older than the window.
    */
-  async query(q: LogsQuery): Promise<{ entries: LogEntryView[]; total_entries: number }> {
+  async query(q: LogsQuery, projectId: string | undefined): Promise<{ entries: LogEntryView[]; total_entries: number }> {
+    const rollout = { projectId, rolloutId: q.rolloutId };
     const matches: StoredLogEntry[] = [];
     const seen = new Set<string>();
     let offset = 0;
     scan: while (matches.length < q.limit && offset < this.config.ROLLOUT_LOGS_MAX_ENTRIES) {
-      const page = await this.guard('read the logs', () => this.store.range(q.rolloutId, offset, PAGE_SIZE));
+      const page = await this.guard('read the logs', () => this.store.range(rollout, offset, PAGE_SIZE));
       if (page.length === 0) break;
       offset += PAGE_SIZE;
       for (const entry of page) {
@@ -71,18 +73,18 @@ export class RolloutLogsService {
     return { entries: matches.map(toView), total_entries: matches.length };
   }
 
-  async status(rolloutId: string): Promise<StatusView> {
-    const stored = await this.guard('read the status', () => this.store.latestStatus(rolloutId));
+  async status(rollout: RolloutRef): Promise<StatusView> {
+    const stored = await this.guard('read the status', () => this.store.latestStatus(rollout));
     return {
-      rollout_id: rolloutId,
+      rollout_id: rollout.rolloutId,
       status: stored?.status ?? null,
       extras: stored?.extras ?? null,
       timestamp: stored ? new Date(stored.ts).toISOString() : null,
     };
   }
 
-  async count(rolloutId: string): Promise<number> {
-    return this.guard('count the logs', () => this.store.count(rolloutId));
+  async count(rollout: RolloutRef): Promise<number> {
+    return this.guard('count the logs', () => this.store.count(rollout));
   }
 
   private async guard<T>(what: string, op: () => Promise<T>): Promise<T> {

@@ -1,8 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AccountInfo, assertProjectAccess } from '@app/auth';
 import { GatewayError, GatewayErrorCode } from '@app/common';
 import { RolloutTracker } from '@app/completeness-tracking';
-import { CredentialVault } from '@app/credential-vault';
+import type { RolloutRef } from '@app/routing-metadata';
 import { TraceRetrievalService } from '@app/trace-retrieval';
 import { RolloutStatus } from './rollout-log.entry';
 import { RolloutLogsService } from './rollout-logs.service';
@@ -30,13 +29,12 @@ export class RolloutProgressService {
     private readonly tracker: RolloutTracker,
     private readonly logs: RolloutLogsService,
     private readonly traces: TraceRetrievalService,
-    private readonly vault: CredentialVault,
   ) {}
 
-  async progress(rolloutId: string, account: AccountInfo, check?: { projectId?: string }): Promise<RolloutProgressView> {
-    // Scope first, so a key without access learns nothing about the rollout.
-    if (check) assertProjectAccess(account, check.projectId ?? this.vault.defaultProjectId);
-    const [ids, status, logEntries] = await Promise.all([this.expectedIds(rolloutId), this.logs.status(rolloutId), this.logs.count(rolloutId)]);
+  /** The rollout of a project the caller may use (the controller resolved it); `checkLangfuse` counts what Langfuse shows too. */
+  async progress(rollout: RolloutRef, checkLangfuse: boolean): Promise<RolloutProgressView> {
+    const { rolloutId } = rollout;
+    const [ids, status, logEntries] = await Promise.all([this.expectedIds(rollout), this.logs.status(rollout), this.logs.count(rollout)]);
     const newest = newestUuidV7(ids);
     const newestAt = newest === undefined ? undefined : uuidV7Time(newest);
     const view: RolloutProgressView = {
@@ -48,18 +46,18 @@ export class RolloutProgressService {
       status_updated_at: status.timestamp,
       log_entries: logEntries,
     };
-    if (check) {
-      const counted = ids.length === 0 ? { visible: 0, expected: 0 } : await this.traces.countVisible(check.projectId, rolloutId, ids);
-      view.langfuse = { project_id: check.projectId ?? this.vault.defaultProjectId ?? null, visible: counted.visible, expected: counted.expected };
+    if (checkLangfuse) {
+      const counted = ids.length === 0 ? { visible: 0, expected: 0 } : await this.traces.countVisible(rollout.projectId, rolloutId, ids);
+      view.langfuse = { project_id: rollout.projectId ?? null, visible: counted.visible, expected: counted.expected };
     }
     return view;
   }
 
-  private async expectedIds(rolloutId: string): Promise<string[]> {
+  private async expectedIds(rollout: RolloutRef): Promise<string[]> {
     try {
-      return await this.tracker.expectedIds(rolloutId);
+      return await this.tracker.expectedIds(rollout);
     } catch (err) {
-      this.logger.error(`Could not read the recorded completions of rollout ${rolloutId}: ${(err as Error).message}`);
+      this.logger.error(`Could not read the recorded completions of rollout ${rollout.rolloutId}: ${(err as Error).message}`);
       throw new GatewayError(GatewayErrorCode.TrackingUnavailable, 'The completeness store is unreachable: could not read the recorded completions. Retry later.');
     }
   }

@@ -24,8 +24,10 @@ export interface RolloutStatusModuleOptions {
   settings: SettingsModuleRef;
   /** RedisModule.forRoot(…): the built-in store uses its client when Redis is configured. */
   redis: DynamicModule;
-  /** CredentialVaultModule.forRoot(…): the default project of `?check=langfuse`. */
+  /** CredentialVaultModule.forRoot(…): the projects. */
   vault: DynamicModule;
+  /** AuthModule.forRoot(…): the project a request works in (ProjectResolver). */
+  auth: DynamicModule;
   /** CompletenessTrackingModule.forRoot(…): recorded completions and the rollout TTL. */
   tracking: DynamicModule;
   /** TraceRetrievalModule.forRoot(…): what Langfuse shows, for `?check=langfuse`. */
@@ -37,10 +39,10 @@ export interface RolloutStatusModuleOptions {
 
 @Module({})
 export class RolloutStatusModule {
-  static forRoot({ settings, redis, vault, tracking, retrieval, store, imports = [] }: RolloutStatusModuleOptions): DynamicModule {
+  static forRoot({ settings, redis, vault, auth, tracking, retrieval, store, imports = [] }: RolloutStatusModuleOptions): DynamicModule {
     return {
       module: RolloutStatusModule,
-      imports: [settings, redis, vault, tracking, retrieval, ...imports],
+      imports: [settings, redis, vault, auth, tracking, retrieval, ...imports],
       controllers: [RolloutStatusController],
       providers: [
         settingsProvider(RolloutStatusSettings),

@@ -55,6 +55,9 @@ describe('normalizeStatus', () => {
 
   it('rejects an unknown word without metadata.status_code', () => {
     expect(thrown(() => normalizeStatus('sleepy')).message).toMatch(/status "sleepy" comes without metadata\.status_code and is not a known word/);
+    for (const word of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      expect(thrown(() => normalizeStatus(word)).message).toMatch(new RegExp(`status "${word}" comes without metadata\\.status_code and is not a known word`));
+    }
   });
 
   it('rejects a message that is not a string, and other status types', () => {

@@ -38,7 +38,9 @@ export function normalizeStatus(status: unknown, metadata?: unknown): RolloutSta
     if (meta.status_code !== undefined && meta.status_code !== null) {
       return fromParts('metadata.status_code', meta.status_code, meta.status_message, meta.status_details, 'metadata');
     }
-    const code = STATUS_WORDS[status.trim().toLowerCase()];
+    const word = status.trim().toLowerCase();
+    // Own keys only: "constructor" or "__proto__" is not a status word.
+    const code = Object.hasOwn(STATUS_WORDS, word) ? STATUS_WORDS[word] : undefined;
     if (code === undefined) {
       throw bad(
         `status "${truncate(status)}" comes without metadata.status_code and is not a known word (${Object.keys(STATUS_WORDS).join(', ')}); ${SHAPES}.`,

@@ -1,5 +1,5 @@
 export { INSERTION_TAG_PREFIX, ROLLOUT_TAG_PREFIX, tagValues } from './rollout-metadata';
-export type { ChatRoute, RolloutMetadata } from './rollout-metadata';
+export type { ChatRoute, RolloutMetadata, RolloutRef } from './rollout-metadata';
 export { buildMetadataTags, CHAT_COMPLETION_PATHS, decodeBaseUrl, mergeTags, parseChatRoute } from './chat-route.parser';
 export type { ChatRouteParams } from './chat-route.parser';
 export { matchChatRoute } from './chat-route.matcher';

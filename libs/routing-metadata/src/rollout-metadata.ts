@@ -7,6 +7,17 @@ export interface RolloutMetadata {
   rowId: string;
 }
 
+/**
+ * A rollout as the gateway keeps it: the project it belongs to and its id.
+ * Two projects using the same rollout id are two rollouts; a key scoped to
+ * one project never reaches the other's.
+ */
+export interface RolloutRef {
+  /** undefined when no project applies (no secrets file: tracing off). */
+  projectId?: string;
+  rolloutId: string;
+}
+
 /** What a chat route's path says about the call. */
 export interface ChatRoute {
   /** Explicit `project_id/{p}` segment; undefined → default project. */

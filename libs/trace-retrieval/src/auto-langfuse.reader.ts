@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { GatewayError, GatewayErrorCode } from '@app/common';
 import { CredentialVault } from '@app/credential-vault';
 import { LegacyLangfuseReader } from './legacy-langfuse.reader';
-import { LangfuseConnection, LangfuseNotFound } from './langfuse-connections';
+import { hostNote, LangfuseConnection, LangfuseNotFound } from './langfuse-connections';
 import { LangfuseReader, ReadOptions } from './langfuse.reader';
 import { TraceFilter, TraceHeader, TraceView } from './trace.model';
 import { TraceRetrievalSettings } from './trace-retrieval.settings';
@@ -77,7 +77,8 @@ export class AutoLangfuseReader extends LangfuseReader {
 function missingApi(conn: LangfuseConnection, api: ReadApi, err: LangfuseNotFound, hint: string): GatewayError {
   return new GatewayError(
     GatewayErrorCode.LangfuseUnavailable,
-    `The Langfuse server of project "${conn.projectId}" (${conn.host}) has no ${api} read API: ${err.what} answered 404 (${hint}).`,
+    `The Langfuse server of project "${conn.projectId}" has no ${api} read API: ${err.what} answered 404 (${hint}); check the project's host in the gateway's secrets file.`,
     { read_api: api },
+    { logDetail: hostNote(conn) },
   );
 }

@@ -136,11 +136,11 @@ describe('readUntilComplete', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
-  it('keeps matching traces whose insertion ids were not expected', async () => {
+  it('neither counts nor returns a trace the rollout tags match without a recorded insertion id', async () => {
     const reader = new ScriptedReader([0, 1, 2].map((i) => ({ trace: trace(i), visibleFromRead: 0 })), ['rollout_id:r']);
     const result = await request(reader, ids.slice(0, 2));
     expect(result).toMatchObject({ found: 2, expected: 2 });
-    expect(result.traces).toHaveLength(3);
+    expect(result.traces.map((t) => t.id).sort()).toEqual(['t0', 't1']);
   });
 });
 
@@ -165,8 +165,8 @@ describe('TraceRetrievalService', () => {
 
   function service(reader: LangfuseReader, recorded: string[], rollout = 'r') {
     const vault = new CredentialVault({ SECRETS_PATH: secrets, LANGFUSE_HOST: 'http://langfuse.invalid' });
-    const tracker = new RolloutTracker(new InMemoryCompletenessStore({ ROLLOUT_TTL_SECONDS: 3600 } as never), { REGISTRATION_QUEUE_SIZE: 10 } as never);
-    for (const id of recorded) void tracker.record(rollout, id);
+    const tracker = new RolloutTracker(new InMemoryCompletenessStore({ ROLLOUT_TTL_SECONDS: 3600 } as never), { REGISTRATION_QUEUE_SIZE: 10, REGISTRATION_TIMEOUT_MS: 250 } as never);
+    for (const id of recorded) void tracker.record({ projectId: 'p', rolloutId: rollout }, id);
     return new TraceRetrievalService(reader, new LangfuseConnections(vault, config), tracker, config);
   }
 

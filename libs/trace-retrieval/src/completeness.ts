@@ -39,10 +39,15 @@ export async function readUntilComplete(reader: LangfuseReader, request: Complet
   const expected = new Set(request.expected);
   const traces = new Map<string, TraceView>();
   const found = new Set<string>();
+  // Only traces of recorded completions count and are returned: a trace the
+  // rollout's tags match without a recorded id (a call the client saw fail,
+  // someone else's tagging) is no part of the rollout.
   const absorb = (batch: TraceView[]) => {
     for (const trace of batch) {
+      const ids = tagValues(trace.tags, INSERTION_TAG_PREFIX).filter((id) => expected.has(id));
+      if (ids.length === 0) continue;
       traces.set(trace.id, trace);
-      for (const id of tagValues(trace.tags, INSERTION_TAG_PREFIX)) if (expected.has(id)) found.add(id);
+      for (const id of ids) found.add(id);
     }
   };
   const missing = () => [...expected].filter((id) => !found.has(id)).sort();

@@ -51,7 +51,9 @@ interface Failure {
  * throttle, honours 429 Retry-After for every request of the project,
  * retries timeouts/5xx/network errors with exponential backoff, and gives up
  * with LangfuseUnavailable rather than overrun the caller's budget.
- * Keys go only into the client's Basic auth; nothing here logs them.
+ * Keys go only into the client's Basic auth; nothing here logs them. The
+ * host goes to the log, never into a client's message: errors carry it as
+ * their logDetail, and failure summaries have it taken out.
  */
 @Injectable()
 export class LangfuseConnections {
@@ -98,7 +100,9 @@ export class LangfuseConnections {
           return { ok: true as const, value: await fn({ maxRetries: 0, timeoutInSeconds: Math.max(timeoutMs, 1) / 1000, abortSignal: budget.signal }) };
         } catch (err) {
           if (budget.aborted) throw budget.exhausted(`${what} was still running${lastNote}`);
-          return { ok: false as const, failure: describeFailure(err, timeoutMs) };
+          const failure = describeFailure(err, timeoutMs);
+          // Summaries end up in client messages (errors, budget reasons); the host stays in the log.
+          return { ok: false as const, failure: { ...failure, summary: withoutHost(failure.summary, conn) } };
         }
       });
       if (result.ok) return result.value;
@@ -107,32 +111,54 @@ export class LangfuseConnections {
       if (last.status === 401 || last.status === 403) {
         throw new GatewayError(
           GatewayErrorCode.LangfuseUnavailable,
-          `Langfuse rejected the API keys of project "${conn.projectId}" (HTTP ${last.status}) on ${what}: check langfuse_keys in the secrets file and the Langfuse host (${conn.host}).`,
+          `Langfuse rejected the API keys of project "${conn.projectId}" (HTTP ${last.status}) on ${what}: check the project's langfuse_keys and host in the gateway's secrets file (its log names the host).`,
           { langfuse_status: last.status },
+          { logDetail: hostNote(conn) },
         );
       }
       if (!last.retryable) {
-        throw new GatewayError(GatewayErrorCode.LangfuseUnavailable, `Langfuse refused ${what} of project "${conn.projectId}": ${last.summary}.`, {
-          langfuse_status: last.status,
-        });
+        throw new GatewayError(
+          GatewayErrorCode.LangfuseUnavailable,
+          `Langfuse refused ${what} of project "${conn.projectId}": ${last.summary}.`,
+          { langfuse_status: last.status },
+          { logDetail: hostNote(conn) },
+        );
       }
       if (attempt === MAX_ATTEMPTS - 1) break;
       if (last.status === 429) {
         const pauseMs = last.retryAfterMs ?? backoffMs(attempt);
         conn.throttle.pauseUntil(Date.now() + pauseMs);
-        this.logger.warn(`Langfuse rate-limited ${what} (project ${conn.projectId}); pausing the project's reads for ${pauseMs} ms.`);
+        this.logger.warn(`Langfuse rate-limited ${what} (project ${conn.projectId} at ${conn.host}); pausing the project's reads for ${pauseMs} ms.`);
       } else {
         const waitMs = backoffMs(attempt);
-        this.logger.warn(`${what} (project ${conn.projectId}) failed: ${last.summary}; retrying in ${waitMs} ms.`);
+        this.logger.warn(`${what} (project ${conn.projectId} at ${conn.host}) failed: ${last.summary}; retrying in ${waitMs} ms.`);
         await budget.sleep(waitMs, `${what} kept failing (last attempt: ${last.summary})`);
       }
     }
     throw new GatewayError(
       GatewayErrorCode.LangfuseUnavailable,
-      `Langfuse did not answer ${what} of project "${conn.projectId}" after ${MAX_ATTEMPTS} attempts (last: ${last?.summary}).`,
+      `Langfuse did not answer ${what} of project "${conn.projectId}" after ${MAX_ATTEMPTS} attempts (last: ${last?.summary}). Retry later.`,
       { langfuse_status: last?.status },
+      { logDetail: hostNote(conn) },
     );
   }
+}
+
+/** For the log line of an error: where the project's Langfuse is (clients are not told). */
+export function hostNote(conn: LangfuseConnection): string {
+  return `Langfuse host of project ${conn.projectId}: ${conn.host}`;
+}
+
+/** A Langfuse or network message for a client, with the project's Langfuse host taken out. */
+function withoutHost(text: string, conn: LangfuseConnection): string {
+  const forms = [conn.host.replace(/\/+$/, '')];
+  try {
+    const url = new URL(conn.host);
+    forms.push(url.host, url.hostname);
+  } catch {
+    // Not a URL: the text form above is all there is to take out.
+  }
+  return forms.filter(Boolean).reduce((out, form) => out.split(form).join('the Langfuse host'), text);
 }
 
 function backoffMs(attempt: number): number {

@@ -22,6 +22,8 @@ export interface TraceRetrievalModuleOptions {
   settings: SettingsModuleRef;
   /** CredentialVaultModule.forRoot(…): projects and their Langfuse keys. */
   vault: DynamicModule;
+  /** AuthModule.forRoot(…): the project a read works in (ProjectResolver). */
+  auth: DynamicModule;
   /** CompletenessTrackingModule.forRoot(…): the ids each rollout expects. */
   tracking: DynamicModule;
   /** Your own LangfuseReader instead of the auto-detecting v2/legacy one. */
@@ -34,10 +36,10 @@ export interface TraceRetrievalModuleOptions {
 
 @Module({})
 export class TraceRetrievalModule {
-  static forRoot({ settings, vault, tracking, reader, preprocessor, imports = [] }: TraceRetrievalModuleOptions): DynamicModule {
+  static forRoot({ settings, vault, auth, tracking, reader, preprocessor, imports = [] }: TraceRetrievalModuleOptions): DynamicModule {
     return {
       module: TraceRetrievalModule,
-      imports: [settings, vault, tracking, ...imports],
+      imports: [settings, vault, auth, tracking, ...imports],
       controllers: [TracesController],
       providers: [
         settingsProvider(TraceRetrievalSettings),

@@ -7,7 +7,7 @@ import { LangfuseConnections } from './langfuse-connections';
 import { LangfuseReader } from './langfuse.reader';
 import { ReadBudget } from './read-budget';
 import { sortTraces } from './trace-mapping';
-import { INSERTION_TAG_PREFIX, ROLLOUT_TAG_PREFIX, tagValues } from '@app/routing-metadata';
+import { INSERTION_TAG_PREFIX, ROLLOUT_TAG_PREFIX, RolloutRef, tagValues } from '@app/routing-metadata';
 import { TraceFilter, TracesResponse } from './trace.model';
 import { TraceRetrievalSettings } from './trace-retrieval.settings';
 import { fieldGroups, rolloutIdOf, TracesQuery } from './traces-query';
@@ -46,7 +46,7 @@ export class TraceRetrievalService {
     const { query, pointwise } = request;
     const rolloutId = rolloutIdOf(query);
     const conn = this.connections.forProject(request.projectId);
-    const expected = await this.expectedIds(rolloutId);
+    const expected = await this.expectedIds({ projectId: conn.projectId, rolloutId });
     const newest = pointwise ? newestId(expected) : undefined;
     const filter = toFilter(query);
     if (newest) filter.tags.push(`${INSERTION_TAG_PREFIX}${newest}`);
@@ -111,10 +111,11 @@ export class TraceRetrievalService {
     }
   }
 
-  private async expectedIds(rolloutId: string): Promise<string[]> {
+  private async expectedIds(rollout: RolloutRef): Promise<string[]> {
+    const { rolloutId } = rollout;
     let ids: string[];
     try {
-      ids = await this.tracker.expectedIds(rolloutId);
+      ids = await this.tracker.expectedIds(rollout);
     } catch (err) {
       if (err instanceof GatewayError) throw err;
       throw new GatewayError(

@@ -52,15 +52,39 @@ describe('parseTracesQuery', () => {
   });
 
   it.each([
-    ['limit', 'abc', 'an integer ≥ 1'],
-    ['limit', '0', 'an integer ≥ 1'],
-    ['limit', '2.5', 'an integer ≥ 1'],
+    ['limit', 'abc', 'an integer between 1 and 1000000'],
+    ['limit', '0', 'an integer between 1 and 1000000'],
+    ['limit', '2.5', 'an integer between 1 and 1000000'],
+    ['limit', '1e20', 'an integer between 1 and 1000000'],
+    ['limit', '1000001', 'an integer between 1 and 1000000'],
+    ['limit', 'Infinity', 'an integer between 1 and 1000000'],
+    ['limit', 'NaN', 'an integer between 1 and 1000000'],
+    ['limit', '0x10', 'an integer between 1 and 1000000'],
+    ['limit', ['10', '20'], 'an integer between 1 and 1000000'],
     ['max_retries', 'True', 'an integer between 0 and 20'],
     ['max_retries', '-1', 'an integer between 0 and 20'],
-    ['sample_size', '0', 'an integer ≥ 1'],
+    ['max_retries', '1e20', 'an integer between 0 and 20'],
+    ['sample_size', '0', 'an integer between 1 and 1000000'],
+    ['sample_size', '1e20', 'an integer between 1 and 1000000'],
+    ['sample_size', '-5', 'an integer between 1 and 1000000'],
+    ['sample_size', '9007199254740993', 'an integer between 1 and 1000000'],
+    ['page', '-5', 'an integer between 1 and 1000000 (ignored'],
+    ['page', '0', 'an integer between 1 and 1000000 (ignored'],
+    ['page', '1.5', 'an integer between 1 and 1000000 (ignored'],
+    ['page', '1e20', 'an integer between 1 and 1000000 (ignored'],
+    ['page', 'two', 'an integer between 1 and 1000000 (ignored'],
     ['sleep_between_gets', 'soon', 'a number of seconds between 0 and 60'],
+    ['sleep_between_gets', '1e20', 'a number of seconds between 0 and 60'],
+    ['sleep_between_gets', '-Infinity', 'a number of seconds between 0 and 60'],
     ['hours_back', '0', 'a number of hours > 0'],
+    ['hours_back', '-1', 'a number of hours > 0 and at most 87840'],
+    ['hours_back', '1e20', 'a number of hours > 0 and at most 87840'],
+    ['hours_back', '1e-400', 'a number of hours > 0'],
     ['from_timestamp', 'yesterday', 'an ISO 8601 date-time'],
+    ['from_timestamp', '2026-02-30T00:00:00Z', 'an ISO 8601 date-time'],
+    ['from_timestamp', '20260101T000000Z', 'an ISO 8601 date-time'],
+    ['to_timestamp', '2026-W01', 'an ISO 8601 date-time'],
+    ['to_timestamp', ['2026-01-01', '2026-01-02'], 'an ISO 8601 date-time'],
     ['fields', 'core,everything', 'a comma-separated list of core, io, scores, observations, metrics'],
     ['user_id', ['a', 'b'], 'a single non-empty string'],
   ])('%s=%j → 400 naming the parameter and what it takes', (param, value, expected) => {
@@ -70,6 +94,16 @@ describe('parseTracesQuery', () => {
     expect(err.status).toBe(400);
     expect(err.message).toContain(`${param}: expected ${expected}`);
     expect(err.message).toContain(JSON.stringify(value));
+  });
+
+  it('accepts the bounds themselves, and a positive page, which it ignores', () => {
+    expect(parseTracesQuery({ tags: 'rollout_id:r', limit: '1000000', sample_size: '1e6', hours_back: '87840', page: '3' })).toEqual({
+      tags: ['rollout_id:r'],
+      limit: 1_000_000,
+      sample_size: 1_000_000,
+      hours_back: 87_840,
+      max_retries: 3,
+    });
   });
 
   it('names every bad parameter at once', () => {

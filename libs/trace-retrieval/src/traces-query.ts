@@ -9,6 +9,7 @@ export interface TracesQuery {
   tags: string[];
   /** Page size of Langfuse list calls (legacy API: at most 100). Never truncates a complete answer. */
   limit: number;
+  /** Return at most this many traces, sampled, once the rollout is complete. */
   sample_size?: number;
   user_id?: string;
   session_id?: string;
@@ -32,11 +33,21 @@ export interface TracesQuery {
 export const FIELD_GROUPS = ['core', 'io', 'scores', 'observations', 'metrics'] as const;
 const FIELDS_PATTERN = new RegExp(`^\\s*(${FIELD_GROUPS.join('|')})(\\s*,\\s*(${FIELD_GROUPS.join('|')}))*\\s*$`);
 
+/**
+ * Upper bound of the count parameters (limit, sample_size, page). No rollout
+ * one response can carry comes near it, and it is far below 2^53, where
+ * integers stop being exact; as a page size or a sample cap a larger value
+ * would change nothing, so it is a client's mistake worth a 400.
+ */
+export const MAX_COUNT = 1_000_000;
+const MAX_HOURS_BACK = 24 * 366 * 10;
+
 /** What each parameter accepts, for error messages. */
 const EXPECTED: Record<string, string> = {
   tags: 'one or more tags, repeated as ?tags=a&tags=b',
-  limit: 'an integer ≥ 1 (default 100)',
-  sample_size: 'an integer ≥ 1',
+  limit: `an integer between 1 and ${MAX_COUNT} (default 100)`,
+  sample_size: `an integer between 1 and ${MAX_COUNT}`,
+  page: `an integer between 1 and ${MAX_COUNT} (ignored: the gateway reads every page itself)`,
   user_id: 'a single non-empty string',
   session_id: 'a single non-empty string',
   name: 'a single non-empty string',
@@ -44,7 +55,7 @@ const EXPECTED: Record<string, string> = {
   version: 'a single non-empty string',
   release: 'a single non-empty string',
   fields: `a comma-separated list of ${FIELD_GROUPS.join(', ')}`,
-  hours_back: 'a number of hours > 0',
+  hours_back: `a number of hours > 0 and at most ${MAX_HOURS_BACK} (ten years)`,
   from_timestamp: 'an ISO 8601 date-time such as 2026-01-31T12:00:00Z',
   to_timestamp: 'an ISO 8601 date-time such as 2026-01-31T12:00:00Z',
   sleep_between_gets: 'a number of seconds between 0 and 60',
@@ -79,13 +90,27 @@ export class TracesQueryDto {
   @Transform(toNumber)
   @IsInt()
   @Min(1)
+  @Max(MAX_COUNT)
   limit: number = 100;
 
   @Transform(toNumber)
   @IsOptional()
   @IsInt()
   @Min(1)
+  @Max(MAX_COUNT)
   sample_size?: number;
+
+  /**
+   * The Langfuse API's page number, which clients written against it may
+   * send. The gateway reads every page itself, so it is checked (a positive
+   * integer) and otherwise ignored.
+   */
+  @Transform(toNumber)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_COUNT)
+  page?: number;
 
   @Transform(toOptionalString)
   @IsOptional()
@@ -127,17 +152,18 @@ export class TracesQueryDto {
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(Number.MIN_VALUE)
-  @Max(24 * 366 * 10)
+  @Max(MAX_HOURS_BACK)
   hours_back?: number;
 
+  // strict: 2026-02-30 is refused rather than read as March 2.
   @Transform(toOptionalString)
   @IsOptional()
-  @IsISO8601()
+  @IsISO8601({ strict: true })
   from_timestamp?: string;
 
   @Transform(toOptionalString)
   @IsOptional()
-  @IsISO8601()
+  @IsISO8601({ strict: true })
   to_timestamp?: string;
 
   @Transform(toNumber)
@@ -159,20 +185,21 @@ export class TracesQueryDto {
  * are ignored). Any bad value → 400 naming the parameter and what it takes.
  */
 export function parseTracesQuery(raw: Record<string, unknown>): TracesQuery {
-  const dto = plainToInstance(TracesQueryDto, raw ?? {}, { exposeDefaultValues: true });
+  const input = raw ?? {};
+  const dto = plainToInstance(TracesQueryDto, input, { exposeDefaultValues: true });
   const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: false });
-  if (errors.length > 0) {
-    const problems = errors.map((e) => `${e.property}: expected ${EXPECTED[e.property] ?? 'a valid value'} (got ${JSON.stringify(raw[e.property])})`);
-    throw new GatewayError(GatewayErrorCode.InvalidQuery, `Invalid query parameter${problems.length > 1 ? 's' : ''}: ${problems.join('; ')}.`, {
-      param: errors.map((e) => e.property),
-    });
-  }
+  if (errors.length > 0) throw invalidParams(errors.map((e) => e.property), input);
   const query: TracesQuery = { tags: dto.tags, limit: dto.limit, max_retries: dto.max_retries };
   for (const key of ['sample_size', 'user_id', 'session_id', 'name', 'environment', 'version', 'release', 'fields', 'hours_back', 'sleep_between_gets'] as const) {
     if (dto[key] !== undefined) (query as unknown as Record<string, unknown>)[key] = dto[key];
   }
-  if (dto.from_timestamp !== undefined) query.from_timestamp = toUtcIso(dto.from_timestamp);
-  if (dto.to_timestamp !== undefined) query.to_timestamp = toUtcIso(dto.to_timestamp);
+  for (const key of ['from_timestamp', 'to_timestamp'] as const) {
+    if (dto[key] === undefined) continue;
+    // ISO 8601 forms Date cannot read (basic 20260101T000000Z, week dates 2026-W01).
+    const iso = toUtcIso(dto[key]);
+    if (iso === undefined) throw invalidParams([key], input);
+    query[key] = iso;
+  }
   if (query.from_timestamp && query.to_timestamp && query.from_timestamp >= query.to_timestamp) {
     throw new GatewayError(GatewayErrorCode.InvalidQuery, `Invalid query parameters: from_timestamp (${query.from_timestamp}) must be before to_timestamp (${query.to_timestamp}).`, {
       param: ['from_timestamp', 'to_timestamp'],
@@ -181,11 +208,17 @@ export function parseTracesQuery(raw: Record<string, unknown>): TracesQuery {
   return query;
 }
 
-/** A date-time without a zone is taken as UTC (as Python's naive isoformat() is meant). */
-function toUtcIso(value: string): string {
+function invalidParams(params: string[], raw: Record<string, unknown>): GatewayError {
+  const problems = params.map((p) => `${p}: expected ${EXPECTED[p] ?? 'a valid value'} (got ${JSON.stringify(raw[p])})`);
+  return new GatewayError(GatewayErrorCode.InvalidQuery, `Invalid query parameter${problems.length > 1 ? 's' : ''}: ${problems.join('; ')}.`, { param: params });
+}
+
+/** A date-time without a zone is taken as UTC (as Python's naive isoformat() is meant); undefined when Date cannot read it. */
+function toUtcIso(value: string): string | undefined {
   const hasZone = /(Z|[+-]\d{2}(:?\d{2})?)$/i.test(value.trim());
   const hasTime = value.includes('T') || value.includes(' ');
-  return new Date(hasTime && !hasZone ? `${value.trim()}Z` : value).toISOString();
+  const date = new Date(hasTime && !hasZone ? `${value.trim()}Z` : value);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
 
 /**

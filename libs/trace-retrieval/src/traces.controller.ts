@@ -1,7 +1,6 @@
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { Account, AccountInfo, assertProjectAccess } from '@app/auth';
-import { CredentialVault } from '@app/credential-vault';
+import { Account, AccountInfo, ProjectResolver } from '@app/auth';
 import { TraceRetrievalService } from './trace-retrieval.service';
 import { TracesResponse } from './trace.model';
 import { parseTracesQuery } from './traces-query';
@@ -14,7 +13,7 @@ export class TracesController {
   constructor(
     private readonly traces: TraceRetrievalService,
     private readonly preprocessor: TracesRequestPreprocessor,
-    private readonly vault: CredentialVault,
+    private readonly projects: ProjectResolver,
   ) {}
 
   @Get(BASES)
@@ -39,8 +38,9 @@ export class TracesController {
 
   private async read(pathProject: string | undefined, raw: Record<string, unknown>, account: AccountInfo, res: Response, pointwise: boolean): Promise<TracesResponse> {
     const validated = parseTracesQuery(raw);
-    const { query, projectId } = await this.preprocessor.process(validated, { projectId: pathProject, account, pointwise });
-    assertProjectAccess(account, this.vault.resolveProjectId(projectId));
+    const preprocessed = await this.preprocessor.process(validated, { projectId: pathProject, account, pointwise });
+    const { query } = preprocessed;
+    const projectId = this.projects.resolve(account, preprocessed.projectId);
     const abort = new AbortController();
     const onClose = () => {
       if (!res.writableFinished) abort.abort(new Error('client went away'));

@@ -35,10 +35,25 @@ export interface FakeLangfuseOptions {
   rateLimit?: FakeLangfuseRateLimit;
   /** The next N read calls answer 503, 500, 503, ... (decremented in place). */
   fail5xxNext?: number;
+  /** Faults of OTLP ingestion (POST /api/public/otel/v1/traces), after authentication; nothing is stored while they apply. */
+  ingestion?: FakeIngestionFaults;
   /** Listen port (default 0 = ephemeral). */
   port?: number;
   /** Listen host (default 127.0.0.1). */
   host?: string;
+}
+
+export interface FakeIngestionFaults {
+  /** Every export answers this status (503, 429, 400, …) until unset. */
+  status?: number;
+  /** Only the next N exports answer `status` (decremented in place); unset = every export. */
+  failNext?: number;
+  /** Sent as Retry-After (seconds) with the failure. */
+  retryAfterSeconds?: number;
+  /** Exports wait this long before they are answered (slow ingestion; the answer still counts). */
+  delayMs?: number;
+  /** Only exports whose spans carry one of these trace ids fail (a trace Langfuse refuses); others are stored. */
+  refuseTraceIds?: string[];
 }
 
 export type ObservationType =
@@ -187,5 +202,11 @@ export interface FakeLangfuse {
   traces(projectId: string): StoredTrace[];
   /** Drops stored data, calls, withhold predicates and rate-limit windows. */
   reset(): void;
+  /** Stops listening and drops every connection (Langfuse down: connections are refused). */
+  stop(): Promise<void>;
+  /** Listens again on the same port, with the data it had. */
+  start(): Promise<void>;
+  /** OTLP exports it stored (2xx), and refused (faults), since start or reset. */
+  ingestion: { stored: number; refused: number };
   close(): Promise<void>;
 }

@@ -1,0 +1,120 @@
+import type { ChainableCommander } from 'ioredis';
+import { withDeadline } from '@app/common';
+import { RedisConnection } from '@app/redis';
+import type { ExportLog } from './delivery';
+import type { ExportHost } from './export-thread';
+import { describeRollouts, TraceRecord } from './trace-record';
+import { APPEND_SCRIPT, compareStreamIds, STREAM_GROUP } from './trace-stream';
+
+type WithAppend = ChainableCommander & { mgwTraceAppend(key: string, max: number, record: string): ChainableCommander };
+
+/**
+ * The longest a completion waits for Redis to confirm its trace is in the
+ * stream before the record is kept in memory instead (Redis unreachable or
+ * slow): the same bound as a registration's.
+ */
+const APPEND_DEADLINE_MS = 250;
+
+export interface OutboxStats {
+  /** Where records wait: the Redis trace stream, or this process's memory. */
+  mode: 'redis-stream' | 'memory';
+  /** Records in the stream (every replica's), when there is one and it answers. */
+  streamLength?: number;
+  /** Appends that went to memory because Redis did not confirm them in time. */
+  memoryFallbacks: number;
+  /** Records refused because the stream was full. */
+  refused: number;
+}
+
+/**
+ * Where a finished completion goes first, before the client's answer: the
+ * bounded Redis trace stream (trace-stream.ts) when Redis is configured, so a
+ * restart or another replica delivers it; else, or while Redis does not
+ * answer within 250 ms, the export's memory. append() never rejects: a record
+ * that cannot be kept (full stream) is dropped and logged with its rollout.
+ */
+export class TraceOutbox {
+  private readonly key?: string;
+  private memoryFallbacks = 0;
+  /** The id of the newest entry this gateway appended. */
+  private lastId?: string;
+  private refused: TraceRecord[] = [];
+  private refusedTotal = 0;
+
+  constructor(
+    private readonly redis: RedisConnection | undefined,
+    private readonly host: ExportHost,
+    private readonly maxLength: number,
+    private readonly log: ExportLog,
+  ) {
+    const client = redis?.client;
+    if (!client || !redis) return;
+    this.key = redis.keys.shared('langfuse-traces');
+    if (typeof (client as unknown as Partial<WithAppend>).mgwTraceAppend !== 'function') client.defineCommand('mgwTraceAppend', { numberOfKeys: 1, lua: APPEND_SCRIPT });
+  }
+
+  /** The stream's key (worker options), when there is one. */
+  get streamKey(): string | undefined {
+    return this.key;
+  }
+
+  async append(record: TraceRecord): Promise<void> {
+    const { redis, key } = this;
+    if (!redis?.batcher || !key || !redis.ready) return this.toMemory(record);
+    let json: string;
+    try {
+      json = JSON.stringify(record);
+    } catch {
+      return this.toMemory(record);
+    }
+    let stored: unknown;
+    try {
+      stored = await withDeadline(redis.batcher.call((p) => void (p as WithAppend).mgwTraceAppend(key, this.maxLength, json)), APPEND_DEADLINE_MS);
+    } catch {
+      return this.toMemory(record);
+    }
+    if (typeof stored === 'string') {
+      if (!this.lastId || compareStreamIds(stored, this.lastId) > 0) this.lastId = stored;
+    } else {
+      this.refuse(record);
+    }
+  }
+
+  /**
+   * True when the export has read (from the stream) every record this gateway
+   * appended so far; a record appended while Redis was away went to memory.
+   */
+  async allRead(): Promise<boolean> {
+    const { redis, key, lastId } = this;
+    if (!key || !lastId || !redis?.client) return true;
+    const groups = (await redis.client.xinfo('GROUPS', key).catch(() => [])) as Array<Array<string | number | null>>;
+    for (const fields of groups) {
+      const info = new Map<string, unknown>();
+      for (let i = 0; i + 1 < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1]);
+      if (info.get('name') === STREAM_GROUP) return compareStreamIds(String(info.get('last-delivered-id')), lastId) >= 0;
+    }
+    return false;
+  }
+
+  async stats(): Promise<OutboxStats> {
+    const stats: OutboxStats = { mode: this.key ? 'redis-stream' : 'memory', memoryFallbacks: this.memoryFallbacks, refused: this.refusedTotal };
+    if (this.key && this.redis?.ready) stats.streamLength = await withDeadline(this.redis.client!.xlen(this.key), 1_000).catch(() => undefined);
+    return stats;
+  }
+
+  private toMemory(record: TraceRecord): void {
+    if (this.key) this.memoryFallbacks++;
+    this.host.add(record);
+  }
+
+  private refuse(record: TraceRecord): void {
+    this.refusedTotal++;
+    if (this.refused.push(record) > 1) return;
+    setTimeout(() => {
+      const refused = this.refused;
+      this.refused = [];
+      this.log('error', `${refused.length} trace(s) dropped: the Redis trace stream already held ${this.maxLength} waiting for Langfuse (LANGFUSE_EXPORT_QUEUE_SIZE); lost for ${describeRollouts(refused)}.`);
+    }, 1_000).unref();
+  }
+}
+

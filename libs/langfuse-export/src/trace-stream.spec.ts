@@ -1,0 +1,106 @@
+/**
+ * The Redis trace stream against a real Redis and the fake Langfuse: bounded
+ * appends; a consumer that stops leaves its entries pending, takes them back
+ * when it starts again under the same name, or another consumer claims them
+ * once idle; an entry leaves the stream only once Langfuse took its trace.
+ */
+import Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { FakeLangfuse, startFakeLangfuse } from '../../../test/fakes/fake-langfuse.server';
+import { testRedisUrl } from '../../../test/support/redis';
+import { Delivery } from './delivery';
+import { record } from './delivery.spec';
+import { APPEND_SCRIPT, StreamConsumer } from './trace-stream';
+
+let redis: Redis;
+let langfuse: FakeLangfuse;
+
+beforeAll(async () => {
+  redis = new Redis(testRedisUrl());
+  langfuse = await startFakeLangfuse({ projects: [{ projectId: 'p1', publicKey: 'pk-lf-1', secretKey: 'sk-lf-SECRET-1' }] });
+});
+afterAll(async () => {
+  await langfuse.close();
+  await redis.quit();
+});
+
+const append = (key: string, max: number, value: object) => redis.eval(APPEND_SCRIPT, 1, key, max, JSON.stringify(value));
+
+function consumer(key: string, name: string, claimIdleMs = 400) {
+  const logs: string[] = [];
+  const log = (level: string, message: string) => logs.push(`${level} ${message}`);
+  const delivery = new Delivery({ flushAt: 10, flushIntervalMs: 20, concurrency: 2, maxHeld: 100, timeoutMs: 1_000 }, log);
+  delivery.setCredentials({ projectId: 'p1', publicKey: 'pk-lf-1', secretKey: 'sk-lf-SECRET-1', host: langfuse.url });
+  const c = new StreamConsumer({ connection: { url: testRedisUrl(), port: 6379 }, key, readAhead: 100, claimIdleMs, consumerName: name }, delivery, log);
+  c.start();
+  return { c, delivery, logs };
+}
+
+async function until(check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+}
+
+const arrived = (ids: string[]) => ids.filter((id) => langfuse.traces('p1').some((t) => t.id === id)).length;
+
+it('appends until the stream holds its bound, then refuses', async () => {
+  const key = `stream-spec-${randomUUID()}`;
+  expect(String(await append(key, 2, record()))).toMatch(/^\d+-\d+$/);
+  expect(String(await append(key, 2, record()))).toMatch(/^\d+-\d+$/);
+  expect(await append(key, 2, record())).toBe(0);
+  expect(await redis.xlen(key)).toBe(2);
+  await redis.del(key);
+});
+
+it('an entry leaves the stream only once Langfuse took its trace', async () => {
+  const key = `stream-spec-${randomUUID()}`;
+  await langfuse.stop();
+  const records = [record('r-s'), record('r-s'), record('r-s')];
+  for (const r of records) await append(key, 100, r);
+  const a = consumer(key, 'a');
+  await until(() => a.delivery.held === 3);
+  await new Promise((r) => setTimeout(r, 300));
+  expect(await redis.xlen(key)).toBe(3);
+  await langfuse.start();
+  await until(async () => (await redis.xlen(key)) === 0);
+  expect(await redis.xlen(key)).toBe(0);
+  expect(arrived(records.map((r) => r.traceId))).toBe(3);
+  await a.c.stop();
+  await redis.del(key);
+});
+
+it('a consumer that stops leaves its entries pending; it takes them back when it starts again', async () => {
+  const key = `stream-spec-${randomUUID()}`;
+  await langfuse.stop();
+  const records = [record('r-back'), record('r-back')];
+  for (const r of records) await append(key, 100, r);
+  const first = consumer(key, 'host-1', 60_000);
+  await until(() => first.delivery.held === 2);
+  await first.c.stop();
+  await first.delivery.close(0);
+  await langfuse.start();
+  const again = consumer(key, 'host-1', 60_000);
+  await until(async () => (await redis.xlen(key)) === 0);
+  expect(arrived(records.map((r) => r.traceId))).toBe(2);
+  expect(again.logs.join('\n')).toMatch(/Took back 2 trace\(s\)/);
+  await again.c.stop();
+  await redis.del(key);
+});
+
+it('another consumer claims what a stopped one left, once it has been idle long enough', async () => {
+  const key = `stream-spec-${randomUUID()}`;
+  await langfuse.stop();
+  const records = [record('r-claim'), record('r-claim'), record('r-claim')];
+  for (const r of records) await append(key, 100, r);
+  const gone = consumer(key, 'replica-gone');
+  await until(() => gone.delivery.held === 3);
+  await gone.c.stop();
+  await gone.delivery.close(0);
+  await langfuse.start();
+  const other = consumer(key, 'replica-other');
+  await until(async () => (await redis.xlen(key)) === 0);
+  expect(arrived(records.map((r) => r.traceId))).toBe(3);
+  expect(other.logs.join('\n')).toMatch(/Took over 3 trace\(s\) left pending/);
+  await other.c.stop();
+  await redis.del(key);
+});

@@ -1,0 +1,239 @@
+/**
+ * The Redis stream finished completions wait in (Redis configured) until
+ * Langfuse has taken their traces: the gateway appends each record before
+ * the client gets its answer, and every replica's export reads the stream
+ * through one consumer group, acknowledging (and deleting) an entry only once
+ * Langfuse took its trace. A replica that dies leaves its entries pending;
+ * after CLAIM_IDLE_MS another replica (or the next start) claims them. The
+ * stream is bounded: an append to a full stream is refused, and the caller
+ * drops that record loudly.
+ *
+ * Runs in the export worker thread: no Nest, no `@app/*` aliases at run time.
+ */
+import Redis, { RedisOptions } from 'ioredis';
+import { hostname } from 'node:os';
+import type { Delivery, ExportLog } from './delivery';
+import type { TraceRecord } from './trace-record';
+
+export const STREAM_GROUP = 'langfuse-export';
+const FIELD = 'r';
+
+/** XADD unless the stream already holds `max` entries: the new entry's id, or 0 when full. */
+export const APPEND_SCRIPT = `if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+return redis.call('XADD', KEYS[1], '*', '${FIELD}', ARGV[2])`;
+
+/** Stream ids ("ms-seq") in order. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am !== bm ? am - bm : as - bs;
+}
+
+/** How to reach Redis from another connection (the stream reader). Holds the password: never log it. */
+export interface StreamConnection {
+  url?: string;
+  host?: string;
+  port: number;
+  password?: string;
+}
+
+export interface StreamConsumerOptions {
+  connection: StreamConnection;
+  key: string;
+  /** Records taken from the stream but not yet delivered, at most (the rest waits in Redis). */
+  readAhead: number;
+  /** An entry pending this long with another consumer is taken over (that consumer is gone). */
+  claimIdleMs: number;
+  /** This consumer's name in the group; default: the host name, so a restart takes its own pending entries back. */
+  consumerName?: string;
+}
+
+const READ_BLOCK_MS = 1_000;
+
+export class StreamConsumer {
+  private readonly reader: Redis;
+  private readonly writer: Redis;
+  private readonly name: string;
+  /** Entries handed to the delivery and not settled yet. */
+  private readonly mine = new Set<string>();
+  private acks: string[] = [];
+  private ackTimer?: NodeJS.Immediate;
+  private claimTimer?: NodeJS.Timeout;
+  private stopped = false;
+  private loop?: Promise<void>;
+  private lastError = '';
+
+  constructor(
+    private readonly options: StreamConsumerOptions,
+    private readonly delivery: Delivery,
+    private readonly log: ExportLog,
+  ) {
+    this.name = options.consumerName ?? hostname();
+    const common: RedisOptions = { maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(times * 200, 2_000), lazyConnect: true };
+    const { url, host, port, password } = options.connection;
+    this.reader = url ? new Redis(url, common) : new Redis({ ...common, host, port, password });
+    this.writer = this.reader.duplicate();
+    // Connection errors surface on the commands; the loop reports them once.
+    this.reader.on('error', () => undefined);
+    this.writer.on('error', () => undefined);
+  }
+
+  start(): void {
+    this.loop = this.run();
+    // Often enough that a live consumer's entries never look idle to the others.
+    this.claimTimer = setInterval(() => void this.claim(), Math.max(100, Math.floor(this.options.claimIdleMs / 3)));
+    this.claimTimer.unref();
+  }
+
+  /** Stops reading; what is not delivered stays pending in the stream for the next consumer. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.claimTimer);
+    await this.loop;
+    this.flushAcks();
+    await Promise.all([close(this.reader), close(this.writer)]);
+  }
+
+  private async run(): Promise<void> {
+    await Promise.all([this.reader.connect().catch(() => undefined), this.writer.connect().catch(() => undefined)]);
+    let grouped = false;
+    while (!this.stopped) {
+      try {
+        if (!grouped) {
+          await this.writer.xgroup('CREATE', this.options.key, STREAM_GROUP, '0', 'MKSTREAM').catch((err: Error) => {
+            if (!/BUSYGROUP/.test(err.message)) throw err;
+          });
+          grouped = true;
+          await this.takeBackOwn();
+          await this.claim();
+        }
+        const room = this.options.readAhead - this.delivery.held;
+        if (room <= 0) {
+          await sleep(50);
+          continue;
+        }
+        const answer = (await this.reader.xreadgroup('GROUP', STREAM_GROUP, this.name, 'COUNT', Math.min(room, 512), 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.options.key, '>')) as
+          | Array<[string, Array<[string, string[]]>]>
+          | null;
+        for (const [, entries] of answer ?? []) this.take(entries);
+        this.recovered();
+      } catch (err) {
+        this.failed('read the trace stream', err);
+        await sleep(1_000);
+      }
+    }
+  }
+
+  /** Entries this consumer name left pending when it last stopped (a restart on the same host). */
+  private async takeBackOwn(): Promise<void> {
+    let after = '0';
+    let taken = 0;
+    while (!this.stopped) {
+      const room = this.options.readAhead - this.delivery.held;
+      if (room <= 0) {
+        await sleep(50);
+        continue;
+      }
+      const answer = (await this.reader.xreadgroup('GROUP', STREAM_GROUP, this.name, 'COUNT', Math.min(room, 256), 'STREAMS', this.options.key, after)) as
+        | Array<[string, Array<[string, string[] | null]>]>
+        | null;
+      const entries = answer?.[0]?.[1] ?? [];
+      if (entries.length === 0) break;
+      after = entries[entries.length - 1][0];
+      for (const [id, fields] of entries) {
+        if (fields === null) this.ack(id); // deleted from the stream meanwhile
+        else if (!this.mine.has(id)) taken++;
+      }
+      this.take(entries.filter((e): e is [string, string[]] => e[1] !== null));
+    }
+    if (taken > 0) this.log('log', `Took back ${taken} trace(s) this gateway left in the trace stream when it last stopped.`);
+  }
+
+  /** Takes over entries another consumer left pending too long, and keeps this consumer's own entries from looking idle. */
+  private async claim(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const ids = [...this.mine];
+      for (let i = 0; i < ids.length; i += 500) {
+        await this.writer.xclaim(this.options.key, STREAM_GROUP, this.name, 0, ...ids.slice(i, i + 500), 'JUSTID');
+      }
+      let cursor = '0-0';
+      do {
+        const room = this.options.readAhead - this.delivery.held;
+        if (room <= 0) return;
+        const [next, entries] = (await this.writer.xautoclaim(this.options.key, STREAM_GROUP, this.name, this.options.claimIdleMs, cursor, 'COUNT', Math.min(room, 256))) as [
+          string,
+          Array<[string, string[]] | null>,
+        ];
+        const live = entries.filter((e): e is [string, string[]] => e !== null && Array.isArray(e[1]));
+        if (live.length > 0) this.log('log', `Took over ${live.length} trace(s) left pending in the trace stream by a gateway that stopped.`);
+        this.take(live);
+        cursor = next;
+      } while (cursor !== '0-0' && !this.stopped);
+    } catch (err) {
+      this.failed('claim pending traces in the trace stream', err);
+    }
+  }
+
+  private take(entries: Array<[string, string[]]>): void {
+    for (const [id, fields] of entries) {
+      if (this.mine.has(id)) continue;
+      let record: TraceRecord;
+      try {
+        record = JSON.parse(fields[fields.indexOf(FIELD) + 1]) as TraceRecord;
+      } catch {
+        this.log('error', `Entry ${id} of the trace stream is unreadable; it is removed.`);
+        this.ack(id);
+        continue;
+      }
+      this.mine.add(id);
+      // No room in memory now: the entry stays pending in the stream, and is claimed again once idle.
+      if (!this.delivery.add({ record, source: 'stream', settle: () => this.ack(id) })) this.mine.delete(id);
+    }
+  }
+
+  private ack(id: string): void {
+    this.mine.delete(id);
+    this.acks.push(id);
+    this.ackTimer ??= setImmediate(() => this.flushAcks());
+  }
+
+  private flushAcks(): void {
+    this.ackTimer = undefined;
+    if (this.acks.length === 0) return;
+    const ids = this.acks;
+    this.acks = [];
+    this.writer
+      .multi()
+      .xack(this.options.key, STREAM_GROUP, ...ids)
+      .xdel(this.options.key, ...ids)
+      .exec()
+      .catch((err: unknown) => {
+        // Not acknowledged: the entries stay pending and are delivered again later (Langfuse takes a span id once).
+        this.failed('acknowledge delivered traces in the trace stream', err);
+      });
+  }
+
+  private failed(what: string, err: unknown): void {
+    const message = (err as Error)?.message ?? String(err);
+    if (message === this.lastError) return;
+    this.lastError = message;
+    this.log('warn', `Could not ${what}: ${message}; retrying.`);
+  }
+
+  private recovered(): void {
+    if (!this.lastError) return;
+    this.lastError = '';
+    this.log('log', 'The trace stream is reachable again.');
+  }
+}
+
+/** QUIT waits for a reply: only when connected; otherwise stop reconnecting now. */
+async function close(client: Redis): Promise<void> {
+  if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+  else if (client.status !== 'end') client.disconnect();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
