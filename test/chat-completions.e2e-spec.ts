@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
-import { encodeBaseUrl, json, metadataPath, rolloutKey, StartedGateway, startGateway, writeSecrets } from './support/gateway';
+import { encodeBaseUrl, json, metadataPath, rolloutKey, settleRegistrations, StartedGateway, startGateway, writeSecrets } from './support/gateway';
 import { testRedisUrl } from './support/redis';
 
 const SECRETS = writeSecrets(`
@@ -34,6 +34,7 @@ beforeEach(() => upstream.reset());
 const rid = () => `r-${randomUUID()}`;
 /** The ids recorded for a rollout, in whichever project the call worked in (or in the one given). */
 async function ids(gw: StartedGateway, rollout: string, project?: string): Promise<string[]> {
+  await settleRegistrations(gw);
   if (project !== undefined) return redis.smembers(rolloutKey(gw.keyPrefix, project, rollout, 'ids'));
   const keys = await redis.keys(`${gw.keyPrefix}:{*:${rollout}}:ids`);
   return (await Promise.all(keys.map((k) => redis.smembers(k)))).flat();

@@ -16,7 +16,7 @@ import { AccountInfo, AuthProvider, AuthRequest } from '@app/auth';
 import { ChatRequest, ChatRequestPreprocessor } from '@app/completion-forwarding';
 import { GatewayExtensions } from '@app/gateway';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
-import { metadataPath, rolloutKey, StartedGateway, startGateway, writeSecrets } from './support/gateway';
+import { metadataPath, rolloutKey, settleRegistrations, StartedGateway, startGateway, writeSecrets } from './support/gateway';
 import { testRedisUrl } from './support/redis';
 
 const KEY = 'gw-direct-route-0123456789';
@@ -137,6 +137,7 @@ describe('the direct route answers as Express and Nest do', () => {
       const rollout = `r-${randomUUID()}`;
       const client = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout })}`, apiKey: 'sk-client', defaultHeaders: { 'x-gateway-key': KEY }, maxRetries: 0 });
       const { response } = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+      await settleRegistrations(gw);
       expect(await redis.smembers(rolloutKey(gw.keyPrefix, 'proj-a', rollout, 'ids'))).toEqual([response.headers.get('x-insertion-id')]);
       expect(upstream.requests[0].headers['x-gateway-key']).toBeUndefined();
       expect(decision(gw)).toMatch(DIRECT);

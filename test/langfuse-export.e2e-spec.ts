@@ -52,6 +52,12 @@ default_project_id: proj-a
   });
 
   const flush = () => gw.app.get(LangfuseCompletionTracer).flush();
+  /** The value of one unlabelled metric on /metrics. */
+  const metric = async (name: string) => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line === undefined ? undefined : Number(line.split(' ')[1]);
+  };
 
   it('says where the export runs', () => {
     expect(gw.logs.join('\n')).toContain(`Langfuse traces are exported ${worker === 'true' ? 'from a worker thread' : 'on the main thread'}`);
@@ -160,6 +166,10 @@ default_project_id: proj-a
     expect(line).toContain(`rollout ${rollout}`);
     expect(langfuse.traces('proj-c')).toHaveLength(0);
     expect(gw.logs.join('\n')).not.toContain('sk-lf-WRONG');
+    // The operator sees it on /metrics too: the trace waits, the export is failing, the batch was put back.
+    expect(await metric('gateway_traces_failing')).toBe(1);
+    expect(await metric('gateway_traces_waiting')).toBeGreaterThanOrEqual(1);
+    expect(await metric('gateway_trace_batches_retried_total')).toBeGreaterThanOrEqual(1);
   });
 
   it('a project exports several batches at once, so a slow Langfuse does not cap it at one batch per response', async () => {
@@ -207,5 +217,9 @@ default_project_id: proj-a
     expect(langfuse.traces('proj-c').map((t) => t.id)).toContain(response.headers.get('x-langfuse-trace-id'));
     expect(langfuse.traces('proj-c')).toHaveLength(2);
     expect(gw.logs.join('\n')).not.toContain('sk-lf-SECRET-c');
+    expect(await metric('gateway_traces_failing')).toBe(0);
+    expect(await metric('gateway_traces_waiting')).toBe(0);
+    expect(await metric('gateway_traces_exported_total')).toBeGreaterThanOrEqual(2);
+    expect(await metric('gateway_traces_dropped_total')).toBe(0);
   });
 });

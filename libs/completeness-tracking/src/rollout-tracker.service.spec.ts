@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { GatewayErrorCode } from '@app/common';
 import type { RolloutRef } from '@app/routing-metadata';
 import { CompletenessStore } from './completeness.store';
@@ -115,5 +116,25 @@ describe('RolloutTracker', () => {
     while (t.stats().pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(t.stats().pending).toBe(0);
     expect([...store.data.get('r')!]).toEqual(['x']);
+  });
+
+  it('logs an outage once per second with a count and the rollouts, not once per id', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const store = new FlakyStore();
+      const t = new RolloutTracker(store, config(1000));
+      store.up = false;
+      for (let i = 0; i < 50; i++) await t.record({ projectId: 'p', rolloutId: `r${i % 3}` }, `id${i}`);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0][0])).toContain('insertion_id id0 of rollout r0 queued for retry');
+      await new Promise((r) => setTimeout(r, 1_100));
+      expect(warn).toHaveBeenCalledTimes(2);
+      expect(String(warn.mock.calls[1][0])).toMatch(/49 more registration\(s\) queued for retry .*rollouts r1, r2, r0; 50 waiting/);
+      store.up = true;
+      await t.onModuleDestroy();
+      expect(t.stats()).toMatchObject({ pending: 0, queued: 50 });
+    } finally {
+      warn.mockRestore();
+    }
   });
 });

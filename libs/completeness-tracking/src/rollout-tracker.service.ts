@@ -17,6 +17,8 @@ import { TrackingSettings } from './tracking.settings';
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 5_000;
 const SPOOL_KIND = 'registrations';
+const REPORT_WINDOW_MS = 1_000;
+const REPORT_ROLLOUTS = 5;
 
 export interface TrackerStats {
   registered: number;
@@ -50,6 +52,8 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
   private readonly counters = { registered: 0, queued: 0, retriedOk: 0, rejected: 0 };
   /** Spool files taken over at start, deleted once their ids are stored (or written again at shutdown). */
   private spooled: SpooledBatch<SpooledRegistration>[] = [];
+  /** Queued ids not logged one by one yet, reported together when the window ends. */
+  private queuedReport?: { count: number; rollouts: Set<string>; moreRollouts: boolean; timer?: NodeJS.Timeout };
 
   constructor(
     readonly store: CompletenessStore,
@@ -84,7 +88,31 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
       );
     }
     if (this.enqueue(rollout, insertionId)) this.counters.queued++;
+    this.reportQueued(rollout, insertionId, failure);
+  }
+
+  /**
+   * One warning per outage second, not one per call: the first queued id is
+   * logged at once, the rest of that second as a count with the rollouts.
+   */
+  private reportQueued(rollout: RolloutRef, insertionId: string, failure: unknown): void {
+    const w = this.queuedReport;
+    if (w) {
+      w.count++;
+      if (w.rollouts.size < REPORT_ROLLOUTS) w.rollouts.add(rollout.rolloutId);
+      else w.moreRollouts = true;
+      return;
+    }
     this.logger.warn(`Store unreachable (${errMsg(failure)}); insertion_id ${insertionId} of rollout ${rollout.rolloutId} queued for retry (${this.pendingCount} waiting).`);
+    const report = { count: 0, rollouts: new Set<string>(), moreRollouts: false, timer: undefined as NodeJS.Timeout | undefined };
+    report.timer = setTimeout(() => {
+      this.queuedReport = undefined;
+      if (report.count === 0) return;
+      const names = [...report.rollouts].join(', ') + (report.moreRollouts ? ', …' : '');
+      this.logger.warn(`Store still unreachable: ${report.count} more registration(s) queued for retry in the last ${REPORT_WINDOW_MS / 1000} s (rollouts ${names}; ${this.pendingCount} waiting).`);
+    }, REPORT_WINDOW_MS);
+    report.timer.unref();
+    this.queuedReport = report;
   }
 
   /** Ids expected for the rollout: the store's plus those still queued here. */
@@ -141,6 +169,10 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
   }
 
   private async drainOnce(): Promise<void> {
+    if (this.pendingCount === 0) {
+      for (const batch of this.spooled.splice(0)) batch.done();
+      return;
+    }
     for (const [project, rollouts] of this.pending) {
       for (const [rolloutId, entry] of rollouts) {
         for (const id of [...entry.ids]) {
@@ -173,6 +205,10 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
   async onModuleDestroy(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.queuedReport?.timer) clearTimeout(this.queuedReport.timer);
+    const unreported = this.queuedReport?.count ?? 0;
+    this.queuedReport = undefined;
+    if (unreported > 0) this.logger.warn(`${unreported} more registration(s) were queued for retry since the last report.`);
     if (this.pendingCount === 0) return;
     await this.drain().catch(() => undefined);
     if (this.pendingCount === 0) return;

@@ -4,6 +4,7 @@ import type { BlockList } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { Public, RequestAuthenticator } from '@app/auth';
 import { RolloutTracker } from '@app/completeness-tracking';
+import { CompletionTracer, TracerStatus } from '@app/completion-forwarding';
 import { addressListHas, parseAddressList } from './address-list';
 import { AppSettings } from './app.settings';
 
@@ -23,7 +24,10 @@ export class GatewayMetrics implements OnModuleInit {
     registers: [this.registry],
   });
 
-  constructor(private readonly tracker: RolloutTracker) {}
+  constructor(
+    private readonly tracker: RolloutTracker,
+    private readonly tracer: CompletionTracer,
+  ) {}
 
   onModuleInit(): void {
     collectDefaultMetrics({ register: this.registry, prefix: 'gateway_' });
@@ -53,6 +57,48 @@ export class GatewayMetrics implements OnModuleInit {
     counter('gateway_registrations_queued_total', 'Registrations that waited in the retry queue (store unreachable)', (s) => s.queued);
     counter('gateway_registrations_rejected_total', 'Registrations refused because the retry queue was full (the call failed loudly)', (s) => s.rejected);
     gauge('gateway_registrations_pending', 'Registrations waiting in the retry queue now', (s) => s.pending);
+
+    // Trace delivery: what the tracer reports (the Langfuse export: its backlog and counts).
+    const tracer = this.tracer;
+    // One status read per scrape (it may ask Redis), shared by the metrics below.
+    let current: { at: number; status: Promise<TracerStatus | undefined> } | undefined;
+    const snapshot = () => {
+      if (!current || Date.now() - current.at > 500) current = { at: Date.now(), status: tracer.status().catch(() => undefined) };
+      return current.status;
+    };
+    const read = async (pick: (s: TracerStatus) => unknown): Promise<number | undefined> => {
+      const status = await snapshot();
+      const value = status ? pick(status) : undefined;
+      return typeof value === 'number' ? value : undefined;
+    };
+    const traceGauge = (name: string, help: string, pick: (s: TracerStatus) => unknown) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect(this: Gauge) {
+          const value = await read(pick);
+          this.reset();
+          if (value !== undefined) this.set(value);
+        },
+      });
+    const traceCounter = (name: string, help: string, pick: (s: TracerStatus) => unknown) =>
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        async collect(this: Counter) {
+          const value = await read(pick);
+          this.reset();
+          if (value !== undefined) this.inc(value);
+        },
+      });
+    traceGauge('gateway_traces_waiting', "Traces waiting for Langfuse (in the Redis trace stream: every replica's)", (s) => s.waiting);
+    traceGauge('gateway_traces_failing', '1 while Langfuse does not take traces (they wait and are retried)', (s) => (s.failing ? 1 : 0));
+    traceCounter('gateway_traces_exported_total', 'Traces Langfuse took', (s) => s.exported);
+    traceCounter('gateway_traces_dropped_total', 'Traces dropped for good (full buffer, refused as malformed): the log names their rollouts', (s) => s.dropped);
+    traceCounter('gateway_trace_batches_retried_total', 'Export batches Langfuse did not take, put back to be sent again', (s) => s.retried_batches);
+    traceCounter('gateway_traces_memory_fallbacks_total', 'Traces kept in memory because Redis did not confirm them in time', (s) => s.memory_fallbacks);
   }
 
   observe(route: string, method: string, status: number, seconds: number): void {
