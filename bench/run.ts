@@ -9,6 +9,7 @@
  * which: all (default: overhead, streaming, read, memory) | overhead | streaming | read | memory
  *        | profile (overhead (c) under --cpu-prof) | breakdown (cost of each feature)
  *        | export (the Langfuse tracer alone: CPU per completion)
+ *        | reliability (Langfuse and Redis faults under load: nothing lost)
  * settings: see bench/README.md and bench/lib/options.ts (env BENCH_* or name=value),
  * e.g. duration=10 connections=128 repeat=3.
  */
@@ -25,10 +26,11 @@ import { printStreaming, runStreaming } from './scenarios/streaming';
 import { printRead, runRead } from './scenarios/read';
 import { printMemory, runMemory } from './scenarios/memory';
 import { printExport, runExport } from './scenarios/export';
+import { printReliability, runReliability } from './scenarios/reliability';
 
-type Scenario = 'overhead' | 'streaming' | 'read' | 'memory' | 'profile' | 'breakdown' | 'export';
+type Scenario = 'overhead' | 'streaming' | 'read' | 'memory' | 'profile' | 'breakdown' | 'export' | 'reliability';
 const ALL: Scenario[] = ['overhead', 'streaming', 'read', 'memory'];
-const KNOWN: Scenario[] = [...ALL, 'profile', 'breakdown', 'export'];
+const KNOWN: Scenario[] = [...ALL, 'profile', 'breakdown', 'export', 'reliability'];
 
 async function runScenario(which: Scenario, env: BenchEnv): Promise<unknown> {
   switch (which) {
@@ -60,6 +62,11 @@ async function runScenario(which: Scenario, env: BenchEnv): Promise<unknown> {
     case 'export': {
       const r = await runExport(env);
       printExport(r);
+      return r;
+    }
+    case 'reliability': {
+      const r = await runReliability(env);
+      printReliability(r);
       return r;
     }
     case 'profile':

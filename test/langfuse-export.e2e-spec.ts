@@ -3,11 +3,13 @@
  * gateway's OTLP export (@langfuse/otel) → fake Langfuse, per project.
  */
 import OpenAI from 'openai';
+import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { LangfuseCompletionTracer } from '@app/langfuse-export';
 import { CredentialVault } from '@app/credential-vault';
+import { RedisKeys } from '@app/redis';
 import { FakeLangfuse, startFakeLangfuse } from './fakes/fake-langfuse.server';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
 import { metadataPath, StartedGateway, startGateway, writeSecrets } from './support/gateway';
@@ -19,6 +21,7 @@ describe.each(['true', 'false'] as const)('LANGFUSE_EXPORT_WORKER=%s', (worker) 
   let langfuse: FakeLangfuse;
   let gw: StartedGateway;
   let secretsPath: string;
+  const consumer = `gw-${worker}-${randomUUID().slice(0, 8)}:4000`;
   const secretsYaml = `
 langfuse_keys:
   proj-a: { public_key: pk-lf-a, secret_key: sk-lf-SECRET-a }
@@ -43,6 +46,7 @@ default_project_id: proj-a
       LANGFUSE_HOST: langfuse.url,
       LANGFUSE_FLUSH_INTERVAL: '0.1',
       LANGFUSE_EXPORT_WORKER: worker,
+      LANGFUSE_EXPORT_CONSUMER: consumer,
       SECRETS_PATH: (secretsPath = writeSecrets(secretsYaml)),
     });
   });
@@ -123,6 +127,22 @@ default_project_id: proj-a
     expect(trace.observations[0].statusMessage).toMatch(/Upstream answered 503/);
   });
 
+  it('reads the Redis trace stream under LANGFUSE_EXPORT_CONSUMER, and leaves nothing in it once Langfuse took the traces', async () => {
+    const c = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout: `r-${randomUUID()}`, project: 'proj-a' })}`, apiKey: 'sk-client', maxRetries: 0 });
+    await c.chat.completions.create({ model: 'accounts/m', messages: [{ role: 'user', content: 'hi' }] });
+    await flush();
+    const redis = new Redis(testRedisUrl());
+    try {
+      const key = new RedisKeys(gw.keyPrefix).shared('langfuse-traces');
+      const consumers = (await redis.xinfo('CONSUMERS', key, 'langfuse-export')) as unknown[][];
+      const names = consumers.map((fields) => fields[fields.indexOf('name') + 1]);
+      expect(names).toContain(consumer);
+      expect(await redis.xlen(key)).toBe(0);
+    } finally {
+      await redis.quit();
+    }
+  });
+
   it('keys never reach the upstream, the client, or the logs', async () => {
     const res = await fetch(`${gw.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [] }) });
     const text = await res.text();
@@ -166,7 +186,10 @@ default_project_id: proj-a
     expect(line).toContain(`rollout ${rollout}`);
     expect(langfuse.traces('proj-c')).toHaveLength(0);
     expect(gw.logs.join('\n')).not.toContain('sk-lf-WRONG');
-    // The operator sees it on /metrics too: the trace waits, the export is failing, the batch was put back.
+    // The operator sees it on /metrics too: the trace waits, the export is failing, the batch was put back
+    // (the worker thread publishes its counters every 100 ms).
+    const until = Date.now() + 2_000;
+    while ((await metric('gateway_traces_failing')) !== 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     expect(await metric('gateway_traces_failing')).toBe(1);
     expect(await metric('gateway_traces_waiting')).toBeGreaterThanOrEqual(1);
     expect(await metric('gateway_trace_batches_retried_total')).toBeGreaterThanOrEqual(1);

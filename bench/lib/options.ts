@@ -55,6 +55,15 @@ export interface BenchOptions {
   /** SSE streams held open through the gateway for the memory scenario. */
   memoryStreams: number;
 
+  /** Reliability: completions per second of the steady load. */
+  reliabilityRate: number;
+  /** Reliability: seconds of each Langfuse fault phase (503, then 429 + Retry-After). */
+  faultSeconds: number;
+  /** Reliability: seconds Langfuse is down (the gateway is restarted half-way). */
+  outageSeconds: number;
+  /** Reliability: seconds Redis stays killed. */
+  redisDownSeconds: number;
+
   /** Start every gateway under `node --cpu-prof` and summarise the profiles after each scenario. */
   cpuProf: boolean;
   /** The built gateway to run (another build for A/B experiments); copied before the run. */
@@ -96,6 +105,10 @@ const SPEC: Record<keyof BenchOptions, { env: string; arg: string }> = {
   readRpm: { env: 'BENCH_READ_RPM', arg: 'read-rpm' },
   readApis: { env: 'BENCH_READ_APIS', arg: 'read-apis' },
   memoryStreams: { env: 'BENCH_MEMORY_STREAMS', arg: 'memory-streams' },
+  reliabilityRate: { env: 'BENCH_RELIABILITY_RATE', arg: 'reliability-rate' },
+  faultSeconds: { env: 'BENCH_FAULT_SECONDS', arg: 'fault-seconds' },
+  outageSeconds: { env: 'BENCH_OUTAGE_SECONDS', arg: 'outage-seconds' },
+  redisDownSeconds: { env: 'BENCH_REDIS_DOWN_SECONDS', arg: 'redis-down-seconds' },
   cpuProf: { env: 'BENCH_CPU_PROF', arg: 'cpu-prof' },
   gatewayDist: { env: 'BENCH_GATEWAY_DIST', arg: 'gateway-dist' },
   gatewayEnv: { env: 'BENCH_GATEWAY_ENV', arg: 'gateway-env' },
@@ -128,6 +141,10 @@ export function defaultOptions(): BenchOptions {
     readRpm: 1000,
     readApis: ['v2', 'legacy'],
     memoryStreams: 1000,
+    reliabilityRate: 20,
+    faultSeconds: 10,
+    outageSeconds: 60,
+    redisDownSeconds: 10,
     cpuProf: false,
     gatewayDist: join(__dirname, '..', '..', 'dist'),
     gatewayEnv: {},
@@ -181,6 +198,7 @@ export function parseOptions(args: string[], env: NodeJS.ProcessEnv = process.en
   }
   if (options.connections < 1) throw new Error('connections must be ≥ 1');
   if (options.underTestCpus !== 'one' && options.underTestCpus !== 'all') throw new Error(`under-test-cpus takes one or all; got "${options.underTestCpus}"`);
+  if (options.reliabilityRate <= 0) throw new Error('reliability-rate must be > 0');
   if (options.repeat < 1 || !Number.isInteger(options.repeat)) throw new Error('repeat must be a whole number ≥ 1');
   return options;
 }

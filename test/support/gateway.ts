@@ -104,7 +104,6 @@ export function metadataPath(m: { rollout: string; invocation?: string; experime
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const json = (res: Response): Promise<any> => res.json();
 
-/** The Redis key of one kind of a rollout's data (ids, logs, status), as the gateway lays it out. */
 /**
  * Stores registrations Redis did not confirm within REGISTRATION_TIMEOUT_MS
  * (a busy CI machine) and that wait in the gateway's retry queue, so a test
@@ -115,6 +114,7 @@ export async function settleRegistrations(gw: StartedGateway): Promise<void> {
   if (tracker.stats().pending > 0) await tracker.drain();
 }
 
+/** The Redis key of one kind of a rollout's data (ids, logs, status), as the gateway lays it out. */
 export function rolloutKey(prefix: string, projectId: string | undefined, rolloutId: string, kind: string): string {
   return new RedisKeys(prefix).rollout({ projectId, rolloutId }, kind);
 }

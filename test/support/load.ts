@@ -1,7 +1,8 @@
 /**
  * A small closed-loop load on real keep-alive connections (node:http), for
  * fault tests: `connections` loops each send tracked completions one after
- * another until told to stop or until their connection is refused.
+ * another until told to stop or until their connection is refused,
+ * optionally at a bounded rate.
  */
 import http from 'node:http';
 
@@ -22,7 +23,17 @@ export interface Load {
   done: Promise<void>;
 }
 
-export function runLoad(url: string, path: string, options: { connections: number; body?: object; headers?: Record<string, string>; untilRefused?: boolean }): Load {
+export interface LoadOptions {
+  connections: number;
+  body?: object;
+  headers?: Record<string, string>;
+  /** Each loop ends when its connection is refused (the gateway stopped). */
+  untilRefused?: boolean;
+  /** Calls per second across all loops at most (each loop waits out its share); unbounded when absent. */
+  rate?: number;
+}
+
+export function runLoad(url: string, path: string, options: LoadOptions): Load {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections });
   const outcomes: Outcome[] = [];
   let stopped = false;
@@ -46,7 +57,10 @@ export function runLoad(url: string, path: string, options: { connections: numbe
       req.once('error', (err: NodeJS.ErrnoException) => resolve({ status: err.code ?? err.message, startedAt, ms: Date.now() - startedAt }));
       req.end(body);
     });
-  const loop = async () => {
+  const intervalMs = options.rate ? (options.connections * 1000) / options.rate : 0;
+  const loop = async (_: unknown, index: number) => {
+    // Spread the loops over one interval so a rate-limited load is even.
+    if (intervalMs > 0) await new Promise((r) => setTimeout(r, (index * intervalMs) / options.connections));
     while (!stopped) {
       const outcome = await once();
       outcomes.push(outcome);
@@ -54,6 +68,8 @@ export function runLoad(url: string, path: string, options: { connections: numbe
         if (options.untilRefused && outcome.status === 'ECONNREFUSED') return;
         await new Promise((r) => setTimeout(r, 20));
       }
+      const wait = intervalMs - outcome.ms;
+      if (wait > 0 && !stopped) await new Promise((r) => setTimeout(r, wait));
     }
   };
   const done = Promise.all(Array.from({ length: options.connections }, loop)).then(() => agent.destroy());

@@ -8,6 +8,7 @@
 import { FakeLangfuse, startFakeLangfuse } from '../../../test/fakes/fake-langfuse.server';
 import { Delivery, DeliveryOptions, ExportCredentials } from './delivery';
 import type { TraceRecord } from './trace-record';
+import { record } from './trace-records.fixture';
 
 let langfuse: FakeLangfuse;
 let credentials: ExportCredentials;
@@ -21,26 +22,6 @@ beforeEach(() => {
   langfuse.reset();
   langfuse.options.ingestion = undefined;
 });
-
-let n = 0;
-export function record(rollout = 'r-1'): TraceRecord {
-  n++;
-  const hex = n.toString(16).padStart(6, '0');
-  const startTime = Date.now();
-  return {
-    projectId: 'p1',
-    traceId: `${'ab'.repeat(13)}${hex}`,
-    spanId: `${'cd'.repeat(5)}${hex}`,
-    tags: [`rollout_id:${rollout}`, `insertion_id:i-${n}`],
-    metadata: { rollout_id: rollout, insertion_id: `i-${n}` },
-    request: { messages: [{ role: 'user', content: `q ${n}` }] },
-    model: 'm',
-    startTime,
-    endTime: startTime + 12,
-    statusCode: 200,
-    output: { role: 'assistant', content: `answer ${n}` },
-  };
-}
 
 function delivery(options: Partial<DeliveryOptions> = {}) {
   const logs: string[] = [];
@@ -159,6 +140,32 @@ it('close returns what only memory held and Langfuse has not taken (for the spoo
   expect(left.map((r) => r.traceId)).toEqual([memory.traceId]);
   await langfuse.start();
 });
+
+it('close does not sit out its drain time while Langfuse is failing: what waits is safe in the stream or the spool', async () => {
+  const { d, logs } = delivery();
+  langfuse.options.ingestion = { status: 503 };
+  d.add({ record: record('r-closing'), source: 'stream' });
+  await until(() => logs.some((l) => l.includes('Langfuse did not take')));
+  const started = Date.now();
+  const left = await d.close(10_000);
+  expect(Date.now() - started).toBeLessThan(1_000);
+  expect(left).toEqual([]); // a stream entry stays pending in the stream
+});
+
+it('a long outage is retried at least every 10 s, so traces flow again soon after Langfuse is back', async () => {
+  const { d } = delivery();
+  await langfuse.stop();
+  const r = record('r-long');
+  d.add({ record: r, source: 'memory' });
+  // 1 + 2 + 4 + 8 s of backoff: without a cap the next wait would be 16 s.
+  await new Promise((resolve) => setTimeout(resolve, 16_000));
+  await langfuse.start();
+  const back = Date.now();
+  await until(() => arrived([r]) === 1, 15_000);
+  expect(arrived([r])).toBe(1);
+  expect(Date.now() - back).toBeLessThan(12_000);
+  await d.close(100);
+}, 40_000);
 
 it('keys fixed by a reload reach the traces that waited', async () => {
   const { d, logs } = delivery();

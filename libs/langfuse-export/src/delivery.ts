@@ -68,7 +68,8 @@ export interface DeliveryCounters {
 
 const SUCCESS = 0; // ExportResultCode.SUCCESS
 const BACKOFF_BASE_MS = 1_000;
-const BACKOFF_MAX_MS = 60_000;
+/** Short enough that traces flow again within seconds of Langfuse coming back; a paused project costs Langfuse one request per this. */
+const BACKOFF_MAX_MS = 10_000;
 const AUTH_BACKOFF_MS = 30_000;
 const WARN_EVERY_MS = 30_000;
 
@@ -152,6 +153,8 @@ export class Delivery {
   private dropWhy = '';
   private dropTimer?: NodeJS.Timeout;
   private closed = false;
+  /** Set by close() once it stops waiting: flushes then return at once. */
+  private stopWaiting = false;
   readonly counters: DeliveryCounters = { exported: 0, dropped: 0, retriedBatches: 0 };
 
   constructor(
@@ -223,7 +226,7 @@ export class Delivery {
       // Spans still inside the SDK's processor reach their lane first.
       await Promise.all([...this.lanes.values()].map((lane) => lane.provider.forceFlush()));
       for (const lane of this.lanes.values()) this.pump(lane);
-      if (this.heldCount === 0) return;
+      if (this.heldCount === 0 || this.stopWaiting) return;
       await new Promise<void>((resolve) => {
         const timer = Number.isFinite(timeoutMs) ? setTimeout(resolve, timeoutMs) : undefined;
         this.idleWaiters.push(() => {
@@ -237,12 +240,22 @@ export class Delivery {
   }
 
   /**
-   * Stops taking traces, tries to deliver what is held for up to `timeoutMs`,
-   * and returns the records held only in memory that Langfuse has not taken
+   * Stops taking traces, tries to deliver what is held for up to `timeoutMs`
+   * (not retrying projects whose last export failed), and returns the records held only in memory that Langfuse has not taken
    * (for the spool); those of a stream stay pending there.
    */
   async close(timeoutMs: number): Promise<TraceRecord[]> {
-    await this.flush(timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    const flushed = this.flush(timeoutMs);
+    // Stop waiting once every project still holding traces is paused after a
+    // failure: Langfuse is failing, and what waits is safe in the stream or
+    // the spool for the next gateway; no point holding the shutdown for it.
+    let done = false;
+    void flushed.then(() => (done = true));
+    while (!done && Date.now() < deadline && !this.allPaused()) await new Promise((r) => setTimeout(r, 50));
+    this.stopWaiting = true;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+    await flushed;
     this.closed = true;
     const left: TraceRecord[] = [];
     for (const lane of this.lanes.values()) {
@@ -255,6 +268,16 @@ export class Delivery {
     }
     this.reportDrops();
     return left;
+  }
+
+  /** True when every lane holding traces has nothing in flight and is paused after a failure. */
+  private allPaused(): boolean {
+    const now = Date.now();
+    for (const lane of this.lanes.values()) {
+      if (lane.held === 0) continue;
+      if (lane.inFlight > 0 || lane.building.size > 0 || lane.pausedUntil <= now) return false;
+    }
+    return true;
   }
 
   private laneFor(projectId: string): Lane {

@@ -62,6 +62,7 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
             key: streamKey,
             readAhead: Math.min(settings.LANGFUSE_EXPORT_QUEUE_SIZE, Math.max(1_024, settings.LANGFUSE_FLUSH_AT * settings.LANGFUSE_EXPORT_CONCURRENCY * 4)),
             claimIdleMs: CLAIM_IDLE_MS,
+            consumerName: settings.LANGFUSE_EXPORT_CONSUMER,
           }
         : undefined,
     };

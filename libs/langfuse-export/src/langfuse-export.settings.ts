@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsInt, IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { Setting, Settings, toBool } from '@app/settings';
 
 @Settings('Langfuse trace export', 25)
@@ -37,11 +37,18 @@ export class LangfuseExportSettings {
   @Max(600_000)
   LANGFUSE_EXPORT_TIMEOUT_MS: number = 30_000;
 
-  @Setting('At shutdown, how long the export keeps trying to deliver the traces it holds before it leaves them in the trace stream, or the spool (s).')
+  @Setting('At shutdown, how long the export keeps delivering the traces it holds before it leaves them in the trace stream, or the spool (s); a project whose last export failed is not retried then.')
   @IsNumber()
   @Min(0)
   @Max(600)
   LANGFUSE_EXPORT_DRAIN_SECONDS: number = 10;
+
+  @Setting(
+    "This gateway's name in the trace stream's consumer group (default: the host name). A gateway restarted under the same name takes back at once the traces it left pending; those of a name that stays away are taken over by another gateway after 60 s. Give each process its own name when several run on one host.",
+  )
+  @IsOptional()
+  @Matches(/^[\w.:-]{1,128}$/, { message: 'LANGFUSE_EXPORT_CONSUMER takes letters, digits and . _ : - (at most 128)' })
+  LANGFUSE_EXPORT_CONSUMER?: string;
 
   @Setting('Export batches of one project in flight at once (1–16); raise it when Langfuse answers slowly.')
   @IsInt()

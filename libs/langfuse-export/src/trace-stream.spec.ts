@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { FakeLangfuse, startFakeLangfuse } from '../../../test/fakes/fake-langfuse.server';
 import { testRedisUrl } from '../../../test/support/redis';
 import { Delivery } from './delivery';
-import { record } from './delivery.spec';
+import { record } from './trace-records.fixture';
 import { APPEND_SCRIPT, StreamConsumer } from './trace-stream';
 
 let redis: Redis;
@@ -26,12 +26,12 @@ afterAll(async () => {
 
 const append = (key: string, max: number, value: object) => redis.eval(APPEND_SCRIPT, 1, key, max, JSON.stringify(value));
 
-function consumer(key: string, name: string, claimIdleMs = 400) {
+function consumer(key: string, name: string, claimIdleMs = 400, readAhead = 100) {
   const logs: string[] = [];
   const log = (level: string, message: string) => logs.push(`${level} ${message}`);
   const delivery = new Delivery({ flushAt: 10, flushIntervalMs: 20, concurrency: 2, maxHeld: 100, timeoutMs: 1_000 }, log);
   delivery.setCredentials({ projectId: 'p1', publicKey: 'pk-lf-1', secretKey: 'sk-lf-SECRET-1', host: langfuse.url });
-  const c = new StreamConsumer({ connection: { url: testRedisUrl(), port: 6379 }, key, readAhead: 100, claimIdleMs, consumerName: name }, delivery, log);
+  const c = new StreamConsumer({ connection: { url: testRedisUrl(), port: 6379 }, key, readAhead, claimIdleMs, consumerName: name }, delivery, log);
   c.start();
   return { c, delivery, logs };
 }
@@ -85,6 +85,40 @@ it('a consumer that stops leaves its entries pending; it takes them back when it
   expect(again.logs.join('\n')).toMatch(/Took back 2 trace\(s\)/);
   await again.c.stop();
   await redis.del(key);
+});
+
+it('entries a read handed over while the connection dropped (its answer lost) are taken after the reconnect, not after the idle time', async () => {
+  const key = `stream-spec-${randomUUID()}`;
+  const name = `lost-reply-${randomUUID().slice(0, 8)}`;
+  await langfuse.stop();
+  // Room for one trace: once it holds one (Langfuse is down), the consumer reads no more.
+  const c = consumer(key, name, 60_000, 1);
+  const spy = new Redis(testRedisUrl());
+  try {
+    const first = record('r-lost');
+    await append(key, 100, first);
+    await until(() => c.delivery.held === 1);
+    // What a lost answer leaves behind: entries pending under the consumer's name that it never saw.
+    const records = [record('r-lost'), record('r-lost')];
+    for (const r of records) await append(key, 100, r);
+    await spy.xreadgroup('GROUP', 'langfuse-export', name, 'COUNT', 10, 'STREAMS', key, '>');
+    // The connection drops (Redis restarted, a network blip): kill the consumer's reader connection.
+    const clients = String(await spy.client('LIST')).split('\n');
+    const readerId = /^id=(\d+) /.exec(clients.find((l) => l.includes(`name=mgw-trace-reader:${name} `)) ?? '')?.[1];
+    expect(readerId).toBeDefined();
+    await spy.client('KILL', 'ID', readerId!);
+    await langfuse.start();
+    await until(async () => (await redis.xlen(key)) === 0);
+    expect(arrived([first, ...records].map((r) => r.traceId))).toBe(3);
+    await until(() => c.logs.some((l) => l.includes('Took back')));
+    expect(c.logs.join('\n')).toMatch(/Took back 2 trace\(s\) still pending under this gateway's name after the connection to Redis dropped/);
+  } finally {
+    await langfuse.start().catch(() => undefined); // already started unless the test failed early
+    await spy.quit();
+    await c.c.stop();
+    await c.delivery.close(0);
+    await redis.del(key);
+  }
 });
 
 it('another consumer claims what a stopped one left, once it has been idle long enough', async () => {

@@ -57,11 +57,15 @@ export class StreamConsumer {
   /** Entries handed to the delivery and not settled yet. */
   private readonly mine = new Set<string>();
   private acks: string[] = [];
+  /** Settled entries whose XACK has not been confirmed yet: not to be taken again meanwhile. */
+  private readonly acking = new Set<string>();
   private ackTimer?: NodeJS.Immediate;
   private claimTimer?: NodeJS.Timeout;
   private stopped = false;
   private loop?: Promise<void>;
   private lastError = '';
+  /** Set after a reconnect or a failed read: take the own pending entries again before reading new ones. */
+  private resync = false;
 
   constructor(
     private readonly options: StreamConsumerOptions,
@@ -71,10 +75,20 @@ export class StreamConsumer {
     this.name = options.consumerName ?? hostname();
     const common: RedisOptions = { maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(times * 200, 2_000), lazyConnect: true };
     const { url, host, port, password } = options.connection;
-    this.reader = url ? new Redis(url, common) : new Redis({ ...common, host, port, password });
-    this.writer = this.reader.duplicate();
+    // Named so an operator tells them apart in CLIENT LIST.
+    const reader: RedisOptions = { ...common, connectionName: `mgw-trace-reader:${this.name}` };
+    this.reader = url ? new Redis(url, reader) : new Redis({ ...reader, host, port, password });
+    this.writer = this.reader.duplicate({ connectionName: `mgw-trace-writer:${this.name}` });
     // Connection errors surface on the commands; the loop reports them once.
     this.reader.on('error', () => undefined);
+    // A read whose answer was lost with the connection left entries pending
+    // under this name that nothing here holds: look at the own pending list
+    // again after every reconnect (ioredis may resend the read silently).
+    let connectedOnce = false;
+    this.reader.on('ready', () => {
+      if (connectedOnce) this.resync = true;
+      connectedOnce = true;
+    });
     this.writer.on('error', () => undefined);
   }
 
@@ -104,8 +118,13 @@ export class StreamConsumer {
             if (!/BUSYGROUP/.test(err.message)) throw err;
           });
           grouped = true;
-          await this.takeBackOwn();
+          this.resync = false;
+          await this.takeBackOwn('this gateway left in the trace stream when it last stopped');
           await this.claim();
+        }
+        if (this.resync) {
+          this.resync = false;
+          await this.takeBackOwn('still pending under this gateway\'s name after the connection to Redis dropped (handed over unseen, or not acknowledged; Langfuse keeps a span id once)');
         }
         const room = this.options.readAhead - this.delivery.held;
         if (room <= 0) {
@@ -119,13 +138,18 @@ export class StreamConsumer {
         this.recovered();
       } catch (err) {
         this.failed('read the trace stream', err);
+        this.resync = true;
         await sleep(1_000);
       }
     }
   }
 
-  /** Entries this consumer name left pending when it last stopped (a restart on the same host). */
-  private async takeBackOwn(): Promise<void> {
+  /**
+   * Entries pending under this consumer name that this process does not
+   * hold: left by its previous run (a restart under the same name), or
+   * handed over by a read whose answer was lost.
+   */
+  private async takeBackOwn(why: string): Promise<void> {
     let after = '0';
     let taken = 0;
     while (!this.stopped) {
@@ -142,11 +166,11 @@ export class StreamConsumer {
       after = entries[entries.length - 1][0];
       for (const [id, fields] of entries) {
         if (fields === null) this.ack(id); // deleted from the stream meanwhile
-        else if (!this.mine.has(id)) taken++;
+        else if (!this.mine.has(id) && !this.acking.has(id)) taken++;
       }
       this.take(entries.filter((e): e is [string, string[]] => e[1] !== null));
     }
-    if (taken > 0) this.log('log', `Took back ${taken} trace(s) this gateway left in the trace stream when it last stopped.`);
+    if (taken > 0) this.log('log', `Took back ${taken} trace(s) ${why}.`);
   }
 
   /** Takes over entries another consumer left pending too long, and keeps this consumer's own entries from looking idle. */
@@ -177,7 +201,7 @@ export class StreamConsumer {
 
   private take(entries: Array<[string, string[]]>): void {
     for (const [id, fields] of entries) {
-      if (this.mine.has(id)) continue;
+      if (this.mine.has(id) || this.acking.has(id)) continue;
       let record: TraceRecord;
       try {
         record = JSON.parse(fields[fields.indexOf(FIELD) + 1]) as TraceRecord;
@@ -195,6 +219,7 @@ export class StreamConsumer {
   private ack(id: string): void {
     this.mine.delete(id);
     this.acks.push(id);
+    this.acking.add(id);
     this.ackTimer ??= setImmediate(() => this.flushAcks());
   }
 
@@ -211,6 +236,9 @@ export class StreamConsumer {
       .catch((err: unknown) => {
         // Not acknowledged: the entries stay pending and are delivered again later (Langfuse takes a span id once).
         this.failed('acknowledge delivered traces in the trace stream', err);
+      })
+      .finally(() => {
+        for (const id of ids) this.acking.delete(id);
       });
   }
 
