@@ -6,6 +6,7 @@
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RedisKeys } from '@app/redis';
 import { Child, LoopStats, REPO_ROOT, startNode } from './processes';
 
 export type { LoopStats };
@@ -136,6 +137,11 @@ export async function startGatewayProcess(start: GatewayStart): Promise<GatewayC
       ...start.env,
     },
   });
+}
+
+/** The Redis key of a rollout's data as a bench gateway writes it: the calls carry no project, so the secrets' default project. */
+export function benchRolloutKey(keyPrefix: string, rollout: string, kind: string): string {
+  return new RedisKeys(keyPrefix).rollout({ projectId: BENCH_PROJECT.projectId, rolloutId: rollout }, kind);
 }
 
 /** The tracked chat route of the eval-protocol SDK (no /v1, no project). */

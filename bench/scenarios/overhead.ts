@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
-import { chatBody, LoopStats, startGatewayProcess, trackedPath } from '../lib/gateway';
+import { benchRolloutKey, chatBody, LoopStats, startGatewayProcess, trackedPath } from '../lib/gateway';
 import { BenchEnv, deletePrefix } from '../lib/env';
 import { LoadResult, runLoad } from '../lib/load';
 import { assertAlive, Child, cpuTimeMs, sleep } from '../lib/processes';
@@ -167,7 +167,7 @@ async function checkCorrectness(
   langfuse: { countTraces(rollout: string): Promise<number> },
 ): Promise<OverheadResult['correctness']> {
   await sleep(500); // requests cut by the load generator's stop finish server-side
-  const inRedis = new Set(await redis.smembers(`${keyPrefix}:{${rollout}}:ids`));
+  const inRedis = new Set(await redis.smembers(benchRolloutKey(keyPrefix, rollout, 'ids')));
   let okWithoutRedisId = 0;
   for (const id of seen) if (!inRedis.has(id)) okWithoutRedisId++;
   const okMissingHeader = load.ok - seen.size; // 200s whose x-insertion-id was not captured (should be 0)

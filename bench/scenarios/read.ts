@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import type { FakeLangfuse } from '../../test/fakes/fake-langfuse.server';
 import { BenchEnv, deletePrefix } from '../lib/env';
-import { BENCH_PROJECT, chatBody, startGatewayProcess, trackedPath } from '../lib/gateway';
+import { BENCH_PROJECT, benchRolloutKey, chatBody, startGatewayProcess, trackedPath } from '../lib/gateway';
 import { runLoad } from '../lib/load';
 import { assertAlive, sleep } from '../lib/processes';
 import { log, table } from '../lib/report';
@@ -75,7 +75,7 @@ export async function runRead(env: BenchEnv): Promise<ReadResult> {
         amount: o.readCompletions,
       });
       assertAlive(upstream, gateway);
-      const idsRecorded = await redis.scard(`${keyPrefix}:{${rollout}}:ids`);
+      const idsRecorded = await redis.scard(benchRolloutKey(keyPrefix, rollout, 'ids'));
       const tracesIngested = await waitForIngestion(langfuse, rollout, idsRecorded, 30_000);
       log(`    ${write.ok} × 200, ${idsRecorded} ids in Redis, ${tracesIngested} traces in the fake Langfuse`);
 

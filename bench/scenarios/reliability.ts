@@ -16,12 +16,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RedisKeys } from '@app/redis';
 import type { FakeLangfuse } from '../../test/fakes/fake-langfuse.server';
 import { Load, Outcome, runLoad } from '../../test/support/load';
 import { RedisProcess } from '../../test/support/redis-process';
 import { BenchEnv } from '../lib/env';
-import { BENCH_PROJECT, GatewayChild, startGatewayProcess, trackedPath } from '../lib/gateway';
+import { BENCH_PROJECT, benchRolloutKey, GatewayChild, startGatewayProcess, trackedPath } from '../lib/gateway';
 import { log, table } from '../lib/report';
 import { distribution } from '../lib/stats';
 
@@ -82,7 +81,6 @@ export async function runReliability(env: BenchEnv): Promise<ReliabilityResult> 
   const spoolDir = mkdtempSync(join(tmpdir(), 'gw-bench-spool-'));
   env.defer(async () => rmSync(spoolDir, { recursive: true, force: true }));
   const keyPrefix = `bench-rel-${randomUUID().slice(0, 8)}`;
-  const keys = new RedisKeys(keyPrefix);
   const common = env.gatewayCommon();
   let generation = 0;
   const startGateway = async (): Promise<GatewayChild> => {
@@ -204,7 +202,7 @@ export async function runReliability(env: BenchEnv): Promise<ReliabilityResult> 
     const traced = tracedIds(langfuse);
     const rows: Array<{ ids: number; traces: number }> = [];
     for (const p of phases) {
-      const stored = new Set(await check.smembers(keys.rollout({ projectId: BENCH_PROJECT.projectId, rolloutId: p.rollout }, 'ids')));
+      const stored = new Set(await check.smembers(benchRolloutKey(keyPrefix, p.rollout, 'ids')));
       const ok = p.outcomes.filter((c) => c.status === 200).map((c) => c.insertionId!);
       rows.push({ ids: ok.filter((id) => !stored.has(id)).length, traces: ok.filter((id) => !traced.has(id)).length });
     }

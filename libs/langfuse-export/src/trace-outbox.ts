@@ -74,7 +74,8 @@ export class TraceOutbox {
       return this.toMemory(record);
     }
     if (typeof stored === 'string') {
-      if (!this.lastId || compareStreamIds(stored, this.lastId) > 0) this.lastId = stored;
+      // Stream ids only grow, and the replies of one connection come in order: the latest is the newest.
+      this.lastId = stored;
     } else {
       this.refuse(record);
     }
