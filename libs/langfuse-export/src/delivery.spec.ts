@@ -8,14 +8,14 @@
 import { FakeLangfuse, startFakeLangfuse } from '../../../test/fakes/fake-langfuse.server';
 import { Delivery, DeliveryOptions, ExportCredentials } from './delivery';
 import type { TraceRecord } from './trace-record';
-import { record } from './trace-records.fixture';
+import { P1, p1Credentials, record } from './trace-records.fixture';
 
 let langfuse: FakeLangfuse;
 let credentials: ExportCredentials;
 
 beforeAll(async () => {
-  langfuse = await startFakeLangfuse({ projects: [{ projectId: 'p1', publicKey: 'pk-lf-1', secretKey: 'sk-lf-SECRET-1' }] });
-  credentials = { projectId: 'p1', publicKey: 'pk-lf-1', secretKey: 'sk-lf-SECRET-1', host: langfuse.url };
+  langfuse = await startFakeLangfuse({ projects: [P1] });
+  credentials = p1Credentials(langfuse.url);
 });
 afterAll(() => langfuse.close());
 beforeEach(() => {

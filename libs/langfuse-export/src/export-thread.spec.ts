@@ -6,36 +6,16 @@ import { FakeLangfuse, startFakeLangfuse } from '../../../test/fakes/fake-langfu
 import { TEST_EXPORT_WORKER_SCRIPT } from '../../../test/support/export-worker';
 import type { ExportCredentials } from './delivery';
 import { WorkerExport } from './export-thread';
-import type { TraceRecord } from './trace-record';
+import { P1, p1Credentials, record } from './trace-records.fixture';
 
 let langfuse: FakeLangfuse;
 let credentials: ExportCredentials;
 
 beforeAll(async () => {
-  langfuse = await startFakeLangfuse({ projects: [{ projectId: 'p1', publicKey: 'pk-lf-1', secretKey: 'sk-lf-SECRET-1' }] });
-  credentials = { projectId: 'p1', publicKey: 'pk-lf-1', secretKey: 'sk-lf-SECRET-1', host: langfuse.url };
+  langfuse = await startFakeLangfuse({ projects: [P1] });
+  credentials = p1Credentials(langfuse.url);
 });
 afterAll(() => langfuse.close());
-
-let n = 0;
-function record(request: Record<string, unknown> = { messages: [{ role: 'user', content: 'hi' }] }): TraceRecord {
-  n++;
-  const hex = n.toString(16).padStart(4, '0');
-  const startTime = Date.now();
-  return {
-    projectId: 'p1',
-    traceId: `${'ef'.repeat(14)}${hex}`,
-    spanId: `${'01'.repeat(6)}${hex}`,
-    tags: [`n:${n}`],
-    metadata: { rollout_id: `r-${n}` },
-    request,
-    model: 'm',
-    startTime,
-    endTime: startTime + 12,
-    statusCode: 200,
-    output: { role: 'assistant', content: `answer ${n}` },
-  };
-}
 
 function thread(maxPending = 1000) {
   const logs: string[] = [];
@@ -70,7 +50,7 @@ it('exports each record as the trace with the ids the main thread chose, and cou
 it('a record that cannot cross to the worker is logged, and the others of its turn are exported', async () => {
   const { t, logs } = thread();
   const good = record();
-  const bad = record({ messages: [], hook: () => undefined });
+  const bad = record('r-bad', { messages: [], hook: () => undefined });
   try {
     t.add(bad);
     t.add(good);
@@ -85,7 +65,7 @@ it('a record that cannot cross to the worker is logged, and the others of its tu
 
 it('beyond maxPending records are dropped, counted and logged with their rollouts, never silently', async () => {
   const { t, logs } = thread(2);
-  const records = [record(), record(), record(), record(), record()];
+  const records = ['r-1', 'r-2', 'r-3', 'r-4', 'r-5'].map((rollout) => record(rollout));
   try {
     for (const r of records) t.add(r);
     await t.flush();
@@ -94,7 +74,7 @@ it('beyond maxPending records are dropped, counted and logged with their rollout
     await t.close(1_000);
   }
   expect(records.filter((r) => langfuse.traces('p1').some((x) => x.id === r.traceId))).toHaveLength(2);
-  expect(logs.join('\n')).toMatch(/3 trace\(s\) dropped, 2 were already waiting for the export thread \(LANGFUSE_EXPORT_QUEUE_SIZE\): lost for rollouts r-\d+, r-\d+, r-\d+/);
+  expect(logs.join('\n')).toMatch(/3 trace\(s\) dropped, 2 were already waiting for the export thread \(LANGFUSE_EXPORT_QUEUE_SIZE\): lost for rollouts r-3, r-4, r-5/);
   expect(logs.join('\n')).not.toContain('sk-lf-SECRET');
 });
 

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { FakeLangfuse, startFakeLangfuse } from '../../../test/fakes/fake-langfuse.server';
 import { testRedisUrl } from '../../../test/support/redis';
 import { Delivery } from './delivery';
-import { record } from './trace-records.fixture';
+import { P1, p1Credentials, record } from './trace-records.fixture';
 import { APPEND_SCRIPT, StreamConsumer } from './trace-stream';
 
 let redis: Redis;
@@ -17,7 +17,7 @@ let langfuse: FakeLangfuse;
 
 beforeAll(async () => {
   redis = new Redis(testRedisUrl());
-  langfuse = await startFakeLangfuse({ projects: [{ projectId: 'p1', publicKey: 'pk-lf-1', secretKey: 'sk-lf-SECRET-1' }] });
+  langfuse = await startFakeLangfuse({ projects: [P1] });
 });
 afterAll(async () => {
   await langfuse.close();
