@@ -102,7 +102,7 @@ class Seeder {
   ) {}
 
   /** n completions of a rollout, oldest first (1 ms apart), recorded in the tracker when given; returns their insertion ids. */
-  async seed(rollout: string, n: number, tracker?: RolloutTracker, options: { startMs?: number } = {}): Promise<string[]> {
+  async seed(rollout: string, n: number, tracker?: RolloutTracker, options: { startMs?: number; release?: string } = {}): Promise<string[]> {
     const ids: string[] = [];
     const spans: unknown[] = [];
     const start = options.startMs ?? Date.now() - 60_000;
@@ -120,6 +120,7 @@ class Seeder {
         ...Object.fromEntries(Object.entries(metadata).map(([k, v]) => [`${LangfuseOtelSpanAttributes.TRACE_METADATA}.${k}`, v])),
         ...createTraceAttributes({ input, output }),
         ...createObservationAttributes('generation', { input, output, model: 'test-model', metadata }),
+        ...(options.release ? { 'langfuse.release': options.release } : {}),
       };
       spans.push({
         traceId: randomUUID().replace(/-/g, ''),
@@ -225,7 +226,8 @@ describe('a v4 Langfuse read through v2, legacy and auto', () => {
     expect(Object.keys(body).sort()).toEqual(['project_id', 'total_traces', 'traces']);
     expect(body.project_id).toBe('proj-a');
     expect(body.total_traces).toBe(5);
-    const [first] = body.traces;
+    // Newest first: the oldest, question 0, is last.
+    const first = body.traces[body.traces.length - 1];
     expect(Object.keys(first).sort()).toEqual(['id', 'input', 'metadata', 'name', 'observations', 'output', 'session_id', 'tags', 'timestamp', 'user_id']);
     expect(Object.keys(first.observations[0]).sort()).toEqual(['end_time', 'id', 'input', 'name', 'output', 'parent_observation_id', 'start_time', 'type']);
     expect(first).toMatchObject({
@@ -236,8 +238,8 @@ describe('a v4 Langfuse read through v2, legacy and auto', () => {
     });
     expect(first.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(first.tags).toEqual(expect.arrayContaining([`rollout_id:${rollout}`, `insertion_id:${ids[0]}`, 'row_id:row-0']));
-    // oldest first
-    expect(body.traces.map((t: any) => t.tags.find((x: string) => x.startsWith('insertion_id:')))).toEqual(ids.map((id) => `insertion_id:${id}`));
+    // newest first, as the original
+    expect(body.traces.map((t: any) => t.tags.find((x: string) => x.startsWith('insertion_id:')))).toEqual(ids.map((id) => `insertion_id:${id}`).reverse());
 
     // auto picks v2 on a v4 server, without an extra probe call
     fake.calls.length = 0;
@@ -315,7 +317,27 @@ describe('a v4 Langfuse read through v2, legacy and auto', () => {
     expect(b.body).toEqual(a.body);
     const none = await get(v2, `/traces?tags=rollout_id:${rollout}&name=other&max_retries=0`);
     expect(none.status).toBe(404);
-    expect(none.body.detail).toContain("the query's other tags or filters may exclude some of the rollout's completions");
+    expect(none.body.detail).toContain("the query's other tags or filters may exclude some of the completions");
+  });
+
+  it('release filters on both generations (v2 has no release filter: matched in the gateway, never a 5xx)', async () => {
+    const rollout = rid();
+    const inRelease = await seeder.seed(rollout, 2, undefined, { release: 'rel-1' });
+    const other = await seeder.seed(rollout, 1, undefined, { release: 'rel-2' });
+    for (const app of [auto, v2, legacy]) for (const id of [...inRelease, ...other]) await app.tracker.record(inProject(rollout), id);
+    for (const app of [v2, legacy]) {
+      // A rollout read narrowed to a release it only partly has: incomplete (404), not a 502.
+      const narrowed = await get(app, `/traces?tags=rollout_id:${rollout}&release=rel-1&max_retries=1`);
+      expect(narrowed.status).toBe(404);
+      expect(narrowed.body.detail).toMatch(/^Incomplete traces: found 2 of 3 expected/);
+      // A tag read narrowed to the release: only its traces.
+      const tagged = await get(app, `/traces?tags=experiment_id:exp-1&tags=run_id:run-1&tags=rollout_id:${rollout}&release=rel-2&max_retries=1`);
+      expect(tagged.status).toBe(404);
+      const byTag = await get(app, `/traces?tags=${encodeURIComponent(`insertion_id:${other[0]}`)}&release=rel-2`);
+      expect([byTag.status, byTag.body.total_traces]).toEqual([200, 1]);
+      const none = await get(app, `/traces?tags=${encodeURIComponent(`insertion_id:${other[0]}`)}&release=rel-1`);
+      expect([none.status, none.body.total_traces]).toEqual([200, 0]);
+    }
   });
 
   it('sample_size samples after completeness holds', async () => {
@@ -325,15 +347,16 @@ describe('a v4 Langfuse read through v2, legacy and auto', () => {
     expect(res.body.total_traces).toBe(2);
   });
 
-  it('fields=core,io leaves observations out (and needs no detail GETs on legacy)', async () => {
+  it('fields never narrows the answer: every trace with input, output and observations, on both generations', async () => {
     const { rollout } = await seeded(3);
-    const a = await get(v2, `/traces?tags=rollout_id:${rollout}&fields=core,io`);
-    fake.calls.length = 0;
+    const a = await get(v2, `/traces?tags=rollout_id:${rollout}&fields=core`);
     const b = await get(legacy, `/traces?tags=rollout_id:${rollout}&fields=core,io`);
-    expect(paths(fake)).toEqual(['/api/public/traces']);
+    expect([a.status, b.status]).toEqual([200, 200]);
     expect(b.body).toEqual(a.body);
-    expect(a.body.traces[0].observations).toEqual([]);
-    expect(a.body.traces[0].input).toEqual({ messages: [{ role: 'user', content: 'question 0' }] });
+    const oldest = a.body.traces[2];
+    expect(oldest.observations).toHaveLength(1);
+    expect(oldest.input).toEqual({ messages: [{ role: 'user', content: 'question 0' }] });
+    expect(oldest.output).toEqual({ role: 'assistant', content: 'answer 0' });
   });
 
   it('countVisible counts without reading bodies, on both generations', async () => {
@@ -356,7 +379,7 @@ describe('a v4 Langfuse read through v2, legacy and auto', () => {
       const fromB = await get(auto, `/project_id/proj-b/traces?tags=rollout_id:${rollout}`);
       expect(fromB.status).toBe(200);
       expect(fromB.body).toMatchObject({ project_id: 'proj-b', total_traces: 2 });
-      expect(fromB.body.traces.map((t: any) => t.tags.find((x: string) => x.startsWith('insertion_id:')))).toEqual(ids.map((id) => `insertion_id:${id}`));
+      expect(fromB.body.traces.map((t: any) => t.tags.find((x: string) => x.startsWith('insertion_id:')))).toEqual(ids.map((id) => `insertion_id:${id}`).reverse());
       // proj-a has no rollout of that id: nothing of proj-b's (ids, counts) shows through.
       const fromDefault = await get(auto, `/traces?tags=rollout_id:${rollout}&max_retries=0`);
       expect(fromDefault.status).toBe(404);
@@ -367,19 +390,20 @@ describe('a v4 Langfuse read through v2, legacy and auto', () => {
     }
   });
 
-  it('400 for a missing rollout tag or a bad parameter, naming the fix', async () => {
+  it('400 for no tags, an empty rollout tag or a bad parameter, naming the fix', async () => {
     fake.calls.length = 0;
-    const missing = await get(auto, '/traces?tags=row_id:w');
+    const missing = await get(auto, '/traces');
     expect(missing.status).toBe(400);
     expect(missing.body.error.code).toBe('missing_rollout_tag');
     expect(missing.body.detail).toContain('tags=rollout_id:');
     expect((await get(auto, '/v1/traces/pointwise')).status).toBe(400);
+    expect((await get(auto, '/v1/traces?tags=rollout_id:')).status).toBe(400);
 
     const bad = await get(auto, '/traces?tags=rollout_id:r&limit=lots&max_retries=True');
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('invalid_query');
     expect(bad.body.detail).toContain('limit: expected an integer');
-    expect(bad.body.detail).toContain('max_retries: expected an integer between 0 and 20 (default 3) (got "True")');
+    expect(bad.body.detail).toContain('max_retries: expected an integer between 0 and 20: Langfuse reads in all (default 3) (got "True")');
 
     const huge = await get(auto, '/traces?tags=rollout_id:r&sample_size=1e20&page=-5');
     expect(huge.status).toBe(400);

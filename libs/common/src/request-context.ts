@@ -4,6 +4,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export interface RequestContext {
   requestId: string;
   rolloutId?: string;
+  /** The trail routes' trail. */
+  trailId?: string;
   projectId?: string;
 }
 

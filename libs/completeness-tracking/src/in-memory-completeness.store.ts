@@ -1,4 +1,4 @@
-import type { RolloutRef } from '@app/routing-metadata';
+import { refKey, RolloutRef } from '@app/routing-metadata';
 import { CompletenessStore } from './completeness.store';
 import { TrackingSettings } from './tracking.settings';
 
@@ -9,13 +9,13 @@ interface Entry {
 
 /**
  * Embedded default when no Redis is configured: one process only, lost on
- * restart. Rollouts expire after the same TTL as in Redis, and are kept per
- * project as there.
+ * restart. Rollouts (and trails) expire after the same TTL as in Redis, and
+ * are kept per project as there.
  */
 export class InMemoryCompletenessStore extends CompletenessStore {
   readonly kind = 'memory';
-  /** project ('' = none) → rollout → ids */
-  private readonly projects = new Map<string, Map<string, Entry>>();
+  /** refKey(rollout) → ids */
+  private readonly entries = new Map<string, Entry>();
   private writes = 0;
 
   constructor(private readonly settings: TrackingSettings) {
@@ -24,13 +24,11 @@ export class InMemoryCompletenessStore extends CompletenessStore {
 
   async register(rollout: RolloutRef, insertionId: string): Promise<void> {
     const now = Date.now();
-    const project = rollout.projectId ?? '';
-    let rollouts = this.projects.get(project);
-    if (!rollouts) this.projects.set(project, (rollouts = new Map()));
-    let entry = rollouts.get(rollout.rolloutId);
+    const key = refKey(rollout);
+    let entry = this.entries.get(key);
     if (!entry || entry.expiresAt <= now) {
       entry = { ids: new Set(), expiresAt: 0 };
-      rollouts.set(rollout.rolloutId, entry);
+      this.entries.set(key, entry);
     }
     entry.ids.add(insertionId);
     entry.expiresAt = now + this.settings.ROLLOUT_TTL_SECONDS * 1000;
@@ -38,7 +36,7 @@ export class InMemoryCompletenessStore extends CompletenessStore {
   }
 
   async expectedIds(rollout: RolloutRef): Promise<string[]> {
-    const entry = this.projects.get(rollout.projectId ?? '')?.get(rollout.rolloutId);
+    const entry = this.entries.get(refKey(rollout));
     if (!entry || entry.expiresAt <= Date.now()) return [];
     return [...entry.ids];
   }
@@ -46,6 +44,6 @@ export class InMemoryCompletenessStore extends CompletenessStore {
   async ping(): Promise<void> {}
 
   private sweep(now: number): void {
-    for (const rollouts of this.projects.values()) for (const [id, entry] of rollouts) if (entry.expiresAt <= now) rollouts.delete(id);
+    for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(key);
   }
 }

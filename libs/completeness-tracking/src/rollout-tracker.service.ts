@@ -9,7 +9,7 @@
  */
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { GatewayError, GatewayErrorCode, withDeadline } from '@app/common';
-import type { RolloutRef } from '@app/routing-metadata';
+import { refKey, RolloutRef } from '@app/routing-metadata';
 import { Spool, SpooledBatch } from '@app/spool';
 import { CompletenessStore } from './completeness.store';
 import { TrackingSettings } from './tracking.settings';
@@ -32,6 +32,7 @@ export interface TrackerStats {
 interface SpooledRegistration {
   projectId?: string;
   rolloutId: string;
+  trail?: boolean;
   insertionId: string;
 }
 
@@ -43,8 +44,8 @@ interface PendingRollout {
 @Injectable()
 export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
   private readonly logger = new Logger(RolloutTracker.name);
-  /** project ('' = none) → rollout id → ids not yet in the store */
-  private readonly pending = new Map<string, Map<string, PendingRollout>>();
+  /** refKey(rollout) → ids not yet in the store */
+  private readonly pending = new Map<string, PendingRollout>();
   private pendingCount = 0;
   private timer?: NodeJS.Timeout;
   private draining?: Promise<void>;
@@ -118,7 +119,7 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
   /** Ids expected for the rollout: the store's plus those still queued here. */
   async expectedIds(rollout: RolloutRef): Promise<string[]> {
     const stored = await this.store.expectedIds(rollout);
-    const queued = this.pending.get(rollout.projectId ?? '')?.get(rollout.rolloutId)?.ids;
+    const queued = this.pending.get(refKey(rollout))?.ids;
     if (!queued || queued.size === 0) return stored;
     return [...new Set([...stored, ...queued])];
   }
@@ -132,7 +133,7 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
     if (!this.spool) return;
     this.spooled = this.spool.take<SpooledRegistration>(SPOOL_KIND);
     let taken = 0;
-    for (const batch of this.spooled) for (const r of batch.items) if (this.enqueue({ projectId: r.projectId, rolloutId: r.rolloutId }, r.insertionId)) taken++;
+    for (const batch of this.spooled) for (const r of batch.items) if (this.enqueue(refOf(r), r.insertionId)) taken++;
     if (this.spooled.length > 0) {
       this.logger.log(`Took over ${taken} registration(s) from ${this.spooled.length} spool file(s) in ${this.spool.dir}; storing them now.`);
       void this.drain();
@@ -141,11 +142,9 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
 
   /** Adds an id to the retry queue; false if it was already there. */
   private enqueue(rollout: RolloutRef, insertionId: string): boolean {
-    const project = rollout.projectId ?? '';
-    let rollouts = this.pending.get(project);
-    if (!rollouts) this.pending.set(project, (rollouts = new Map()));
-    let entry = rollouts.get(rollout.rolloutId);
-    if (!entry) rollouts.set(rollout.rolloutId, (entry = { ref: { projectId: rollout.projectId, rolloutId: rollout.rolloutId }, ids: new Set() }));
+    const key = refKey(rollout);
+    let entry = this.pending.get(key);
+    if (!entry) this.pending.set(key, (entry = { ref: refOf(rollout), ids: new Set() }));
     if (entry.ids.has(insertionId)) return false;
     entry.ids.add(insertionId);
     this.pendingCount++;
@@ -173,25 +172,22 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
       for (const batch of this.spooled.splice(0)) batch.done();
       return;
     }
-    for (const [project, rollouts] of this.pending) {
-      for (const [rolloutId, entry] of rollouts) {
-        for (const id of [...entry.ids]) {
-          try {
-            await withDeadline(this.store.register(entry.ref, id), Math.max(this.settings.REGISTRATION_TIMEOUT_MS, 2_000));
-          } catch {
-            this.backoffMs = Math.min(this.backoffMs * 2, RETRY_MAX_MS);
-            this.schedule();
-            return;
-          }
-          entry.ids.delete(id);
-          this.pendingCount--;
-          this.counters.retriedOk++;
-          this.counters.registered++;
+    for (const [key, entry] of this.pending) {
+      for (const id of [...entry.ids]) {
+        try {
+          await withDeadline(this.store.register(entry.ref, id), Math.max(this.settings.REGISTRATION_TIMEOUT_MS, 2_000));
+        } catch {
+          this.backoffMs = Math.min(this.backoffMs * 2, RETRY_MAX_MS);
+          this.schedule();
+          return;
         }
-        // Ids of this rollout queued while we awaited are in the same set: keep them.
-        if (entry.ids.size === 0) rollouts.delete(rolloutId);
+        entry.ids.delete(id);
+        this.pendingCount--;
+        this.counters.retriedOk++;
+        this.counters.registered++;
       }
-      if (rollouts.size === 0) this.pending.delete(project);
+      // Ids of this rollout queued while we awaited are in the same set: keep them.
+      if (entry.ids.size === 0) this.pending.delete(key);
     }
     this.backoffMs = RETRY_BASE_MS;
     if (this.pendingCount > 0) {
@@ -213,8 +209,8 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
     await this.drain().catch(() => undefined);
     if (this.pendingCount === 0) return;
     const left: SpooledRegistration[] = [];
-    for (const rollouts of this.pending.values()) {
-      for (const { ref, ids } of rollouts.values()) for (const insertionId of ids) left.push({ projectId: ref.projectId, rolloutId: ref.rolloutId, insertionId });
+    for (const { ref, ids } of this.pending.values()) {
+      for (const insertionId of ids) left.push({ projectId: ref.projectId, rolloutId: ref.rolloutId, ...(ref.trail ? { trail: true } : {}), insertionId });
     }
     const file = this.spool?.write(SPOOL_KIND, left);
     if (file) {
@@ -227,6 +223,11 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
   }
 }
 
+
+/** A RolloutRef of its own (not the caller's object). */
+function refOf(r: RolloutRef): RolloutRef {
+  return r.trail ? { projectId: r.projectId, rolloutId: r.rolloutId, trail: true } : { projectId: r.projectId, rolloutId: r.rolloutId };
+}
 
 function errMsg(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -23,7 +23,7 @@ import { AccountInfo, ProjectResolver } from '@app/auth';
 import { currentRequestContext, GatewayError, GatewayErrorCode } from '@app/common';
 import { RolloutTracker } from '@app/completeness-tracking';
 import { CredentialVault } from '@app/credential-vault';
-import { buildMetadataTags, ChatRouteParams, mergeTags, parseChatRoute, RolloutMetadata, RolloutRef } from '@app/routing-metadata';
+import { buildMetadataTags, buildTrailTags, ChatRouteParams, mergeTags, parseChatRoute, RolloutMetadata, RolloutRef } from '@app/routing-metadata';
 import { ChatRequestPreprocessor } from './chat-request.preprocessor';
 import { CompletionOutcome, CompletionTrace, CompletionTracer } from './completion.tracer';
 import { clientHeaders, upstreamHeaders } from './forwarded-headers';
@@ -87,19 +87,26 @@ export class ChatCompletionsService {
     const model = body.model as string;
     const target = this.resolver.resolve(model, route.baseUrl);
 
-    const tracked: Tracked | undefined = route.metadata ? { rollout: { projectId, rolloutId: route.metadata.rolloutId }, insertionId: uuidv7() } : undefined;
+    // A rollout route, a trail route, or neither (untracked).
+    const insertionId = route.metadata || route.trailId !== undefined ? uuidv7() : undefined;
+    const tracked: Tracked | undefined =
+      insertionId === undefined
+        ? undefined
+        : { rollout: route.metadata ? { projectId, rolloutId: route.metadata.rolloutId } : { projectId, rolloutId: route.trailId!, trail: true }, insertionId };
     const ctx = currentRequestContext();
     if (ctx) {
-      ctx.rolloutId = tracked?.rollout.rolloutId;
+      ctx.rolloutId = route.metadata?.rolloutId;
+      ctx.trailId = route.metadata ? undefined : route.trailId;
       ctx.projectId = projectId;
     }
     const clientTags = (body.metadata as { tags?: unknown } | undefined)?.tags;
-    const tags = route.metadata && tracked ? mergeTags(clientTags, buildMetadataTags(route.metadata, tracked.insertionId)) : mergeTags(clientTags, []);
+    const ours = insertionId === undefined ? [] : route.metadata ? buildMetadataTags(route.metadata, insertionId) : buildTrailTags(route.trailId!, insertionId);
+    const tags = mergeTags(clientTags, ours);
 
     const trace = this.tracer.start({
       projectId,
       tags,
-      metadata: route.metadata && tracked ? traceMetadata(route.metadata, tracked.insertionId) : {},
+      metadata: insertionId === undefined ? {} : route.metadata ? traceMetadata(route.metadata, insertionId) : { trail_id: route.trailId!, insertion_id: insertionId },
       request: body,
       model,
       startTime: new Date(),

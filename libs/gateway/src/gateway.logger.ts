@@ -24,13 +24,13 @@ export class GatewayLogger extends ConsoleLogger {
     const obj = super.getJsonLogObject(message, options);
     const ctx = currentRequestContext();
     if (!ctx) return obj;
-    return { ...obj, request_id: ctx.requestId, rollout_id: ctx.rolloutId, project_id: ctx.projectId };
+    return { ...obj, request_id: ctx.requestId, rollout_id: ctx.rolloutId, ...(ctx.trailId !== undefined ? { trail_id: ctx.trailId } : {}), project_id: ctx.projectId };
   }
 
   protected formatContext(context: string): string {
     const base = super.formatContext(context);
     const ctx = currentRequestContext();
     if (!ctx) return base;
-    return `${base}[req ${ctx.requestId}${ctx.rolloutId ? ` rollout ${ctx.rolloutId}` : ''}] `;
+    return `${base}[req ${ctx.requestId}${ctx.rolloutId ? ` rollout ${ctx.rolloutId}` : ''}${ctx.trailId ? ` trail ${ctx.trailId}` : ''}] `;
   }
 }

@@ -33,17 +33,23 @@ const MODEL_PARAMETERS = [
 
 /**
  * The trace's tags: the call's, except that a tracked call the client saw
- * fail loses its `rollout_id:` tag (it becomes `failed_rollout_id:`), so a
- * rollout read never finds, counts or returns it.
+ * fail loses its `rollout_id:` (or `trail_id:`) tag, which becomes
+ * `failed_rollout_id:` (`failed_trail_id:`), so a rollout read never finds,
+ * counts or returns it.
  */
 export function traceTags(record: Pick<TraceRecord, 'tags' | 'metadata' | 'error'>): string[] {
-  const rolloutId = record.metadata.rollout_id;
-  if (record.error === undefined || !rolloutId) return record.tags;
-  return record.tags.map((t) => (t === `${ROLLOUT_TAG}${rolloutId}` ? `${FAILED_ROLLOUT_TAG}${rolloutId}` : t));
+  if (record.error === undefined) return record.tags;
+  const { rollout_id: rolloutId, trail_id: trailId } = record.metadata;
+  if (rolloutId) return record.tags.map((t) => (t === `${ROLLOUT_TAG}${rolloutId}` ? `${FAILED_ROLLOUT_TAG}${rolloutId}` : t));
+  if (trailId) return record.tags.map((t) => (t === `${TRAIL_TAG}${trailId}` ? `${FAILED_TRAIL_TAG}${trailId}` : t));
+  return record.tags;
 }
 
+// Spelled out here (not imported from routing-metadata): this file runs in the export worker too.
 export const ROLLOUT_TAG = 'rollout_id:';
 export const FAILED_ROLLOUT_TAG = 'failed_rollout_id:';
+export const TRAIL_TAG = 'trail_id:';
+export const FAILED_TRAIL_TAG = 'failed_trail_id:';
 
 type StartInfo = Pick<TraceRecord, 'tags' | 'metadata' | 'request' | 'model' | 'error'>;
 type EndInfo = Pick<TraceRecord, 'output' | 'usage' | 'responseModel' | 'completionStartTime' | 'error'>;

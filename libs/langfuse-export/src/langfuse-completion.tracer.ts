@@ -117,16 +117,22 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
 
   /**
    * Waits until every trace this gateway handed over so far is delivered (or
-   * given up on): read from the trace stream by the export, and nothing held
-   * by it (tests, benchmarks). Gives up waiting after `timeoutMs`.
+   * given up on): none left in the trace stream, whichever replica took it,
+   * and nothing held by this export (tests, benchmarks). Gives up waiting
+   * after `timeoutMs`.
    */
   async flush(timeoutMs = 30_000): Promise<void> {
     const host = this.host;
     const outbox = this.outbox;
     if (!host || !outbox) return;
     const deadline = Date.now() + timeoutMs;
-    while (!(await outbox.allRead()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    await host.flush(Math.max(0, deadline - Date.now()));
+    // What this export holds goes out now; what another replica's export took from the stream goes
+    // out on its schedule: done when none of this gateway's records is left in the stream.
+    for (;;) {
+      await host.flush(Math.max(0, Math.min(1_000, deadline - Date.now())));
+      if ((await outbox.allDelivered()) || Date.now() >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   async status(): Promise<TracerStatus | undefined> {

@@ -4,7 +4,7 @@ import { RedisConnection } from '@app/redis';
 import type { ExportLog } from './delivery';
 import type { ExportHost } from './export-thread';
 import { describeRollouts, TraceRecord } from './trace-record';
-import { APPEND_SCRIPT, compareStreamIds, STREAM_GROUP } from './trace-stream';
+import { APPEND_SCRIPT } from './trace-stream';
 
 type WithAppend = ChainableCommander & { mgwTraceAppend(key: string, max: number, record: string): ChainableCommander };
 
@@ -82,19 +82,15 @@ export class TraceOutbox {
   }
 
   /**
-   * True when the export has read (from the stream) every record this gateway
-   * appended so far; a record appended while Redis was away went to memory.
+   * True when no record this gateway appended to the stream is still in it:
+   * an entry leaves the stream once Langfuse took its trace (or it was
+   * dropped, loudly), whichever replica's export delivered it.
    */
-  async allRead(): Promise<boolean> {
+  async allDelivered(): Promise<boolean> {
     const { redis, key, lastId } = this;
     if (!key || !lastId || !redis?.client) return true;
-    const groups = (await redis.client.xinfo('GROUPS', key).catch(() => [])) as Array<Array<string | number | null>>;
-    for (const fields of groups) {
-      const info = new Map<string, unknown>();
-      for (let i = 0; i + 1 < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1]);
-      if (info.get('name') === STREAM_GROUP) return compareStreamIds(String(info.get('last-delivered-id')), lastId) >= 0;
-    }
-    return false;
+    const oldest = await redis.client.xrange(key, '-', lastId, 'COUNT', 1);
+    return oldest.length === 0;
   }
 
   async stats(): Promise<OutboxStats> {

@@ -50,7 +50,7 @@ export function describeRollouts(records: readonly Pick<TraceRecord, 'metadata'>
   const ids = new Set<string>();
   let untracked = 0;
   for (const record of records) {
-    const id = record.metadata.rollout_id;
+    const id = record.metadata.rollout_id ?? (record.metadata.trail_id ? `trail:${record.metadata.trail_id}` : undefined);
     if (id) ids.add(id);
     else untracked++;
   }

@@ -15,24 +15,24 @@ const keys = new RedisKeys('mgw');
 describe('RedisKeys', () => {
   it('maps two different (project, rollout) pairs to two different keys (property)', () => {
     fc.assert(
-      fc.property(fc.tuple(fc.option(part, { nil: undefined }), part), fc.tuple(fc.option(part, { nil: undefined }), part), ([p1, r1], [p2, r2]) => {
-        const same = (p1 ?? '') === (p2 ?? '') && r1 === r2;
-        expect(keys.rollout({ projectId: p1, rolloutId: r1 }, 'ids') === keys.rollout({ projectId: p2, rolloutId: r2 }, 'ids')).toBe(same);
+      fc.property(fc.tuple(fc.option(part, { nil: undefined }), part, fc.boolean()), fc.tuple(fc.option(part, { nil: undefined }), part, fc.boolean()), ([p1, r1, t1], [p2, r2, t2]) => {
+        const same = (p1 ?? '') === (p2 ?? '') && r1 === r2 && t1 === t2;
+        expect(keys.rollout({ projectId: p1, rolloutId: r1, trail: t1 }, 'ids') === keys.rollout({ projectId: p2, rolloutId: r2, trail: t2 }, 'ids')).toBe(same);
       }),
       { numRuns: 5_000 },
     );
   });
 
-  it('keeps the whole project and rollout inside one hash tag, so a rollout has one Cluster slot (property)', () => {
+  it('keeps the whole project and rollout (or trail) inside one hash tag, so it has one Cluster slot (property)', () => {
     fc.assert(
-      fc.property(fc.option(part, { nil: undefined }), part, (projectId, rolloutId) => {
-        const key = keys.rollout({ projectId, rolloutId }, 'logs');
+      fc.property(fc.option(part, { nil: undefined }), part, fc.boolean(), (projectId, rolloutId, trail) => {
+        const key = keys.rollout({ projectId, rolloutId, trail }, 'logs');
         // Redis hashes what lies between the first '{' and the next '}'.
         const open = key.indexOf('{');
         const close = key.indexOf('}', open + 1);
         expect(key.slice(0, open)).toBe('mgw:');
         expect(key.slice(close)).toBe('}:logs');
-        expect(key.slice(open + 1, close).split(':')).toHaveLength(2);
+        expect(key.slice(open + 1, close).split(':')).toHaveLength(trail ? 3 : 2);
       }),
       { numRuns: 2_000 },
     );
@@ -51,5 +51,7 @@ describe('RedisKeys', () => {
   it('the collision the original escaping had is gone', () => {
     expect(keys.rollout({ projectId: 'p', rolloutId: 'col{1}' }, 'ids')).not.toBe(keys.rollout({ projectId: 'p', rolloutId: 'col%7B1%7D' }, 'ids'));
     expect(keys.rollout({ projectId: 'a:b', rolloutId: 'c' }, 'ids')).not.toBe(keys.rollout({ projectId: 'a', rolloutId: 'b:c' }, 'ids'));
+    expect(keys.rollout({ projectId: 'p', rolloutId: 'x', trail: true }, 'ids')).toBe('mgw:{p:trail:x}:ids');
+    expect(keys.rollout({ projectId: 'p', rolloutId: 'trail:x' }, 'ids')).toBe('mgw:{p:trail%3Ax}:ids');
   });
 });

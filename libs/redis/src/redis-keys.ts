@@ -2,7 +2,7 @@ import type { RolloutRef } from '@app/routing-metadata';
 
 /**
  * The key layout of everything stored per rollout:
- * `prefix:{<project>:<rollout>}:kind`.
+ * `prefix:{<project>:<rollout>}:kind` (a trail: `prefix:{<project>:trail:<trail>}:kind`).
  *
  * The project and the rollout id sit together in one `{hash tag}`, so every
  * key of a rollout lands in the same Redis Cluster slot and two projects
@@ -14,9 +14,13 @@ import type { RolloutRef } from '@app/routing-metadata';
 export class RedisKeys {
   constructor(readonly prefix: string) {}
 
-  /** The key of one kind of a rollout's data (`ids`, `logs`, `status`, …). */
+  /**
+   * The key of one kind of a rollout's data (`ids`, `logs`, `status`, …). A
+   * trail's keys carry `trail:` before its id, inside the hash tag: the
+   * escaped parts hold no `:`, so they never meet a rollout's.
+   */
   rollout(ref: RolloutRef, kind: string): string {
-    return `${this.prefix ? `${this.prefix}:` : ''}{${escapeKeyPart(ref.projectId ?? '')}:${escapeKeyPart(ref.rolloutId)}}:${kind}`;
+    return `${this.prefix ? `${this.prefix}:` : ''}{${escapeKeyPart(ref.projectId ?? '')}:${ref.trail ? 'trail:' : ''}${escapeKeyPart(ref.rolloutId)}}:${kind}`;
   }
 
   /** A key of the gateway's own (not per rollout), in a hash tag of its own. */

@@ -1,5 +1,5 @@
 import { GatewayError, GatewayErrorCode } from '@app/common';
-import { buildMetadataTags, CHAT_COMPLETION_PATHS, decodeBaseUrl, mergeTags, parseChatRoute } from './chat-route.parser';
+import { buildMetadataTags, buildTrailTags, CHAT_COMPLETION_PATHS, decodeBaseUrl, mergeTags, parseChatRoute } from './chat-route.parser';
 
 const b64 = (s: string, pad = true) => {
   const e = Buffer.from(s).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
@@ -14,6 +14,12 @@ describe('parseChatRoute', () => {
     expect(route.projectId).toBe('p1');
     expect(route.metadata).toEqual({ rolloutId: 'r', invocationId: 'i', experimentId: 'e', runId: 'u', rowId: 'w' });
     expect(route.baseUrl?.toString()).toBe('https://h.example/v1');
+  });
+
+  it('a trail route: the trail, tracked with exactly two tags', () => {
+    expect(parseChatRoute({ project_id: 'p', trail_id: 't-1' })).toEqual({ projectId: 'p', trailId: 't-1' });
+    expect(buildTrailTags('t-1', 'x')).toEqual(['trail_id:t-1', 'insertion_id:x']);
+    expect(() => parseChatRoute({ trail_id: '' })).toThrow(/trail_id is empty/);
   });
 
   it('leaves metadata undefined on project-only and plain routes', () => {
@@ -69,7 +75,9 @@ describe('tags', () => {
 
 describe('CHAT_COMPLETION_PATHS', () => {
   it('covers every route shape with and without /v1', () => {
-    expect(CHAT_COMPLETION_PATHS).toHaveLength(12);
+    expect(CHAT_COMPLETION_PATHS).toHaveLength(16);
+    expect(CHAT_COMPLETION_PATHS).toContain('/trails/:trail_id/chat/completions');
+    expect(CHAT_COMPLETION_PATHS).toContain('/v1/project_id/:project_id/trails/:trail_id/chat/completions');
     expect(CHAT_COMPLETION_PATHS).toContain('/chat/completions');
     expect(CHAT_COMPLETION_PATHS).toContain('/v1/chat/completions');
     expect(CHAT_COMPLETION_PATHS).toContain('/project_id/:project_id/chat/completions');

@@ -4,7 +4,7 @@
  * list. It must not do I/O.
  */
 import { GatewayError, GatewayErrorCode } from '@app/common';
-import { ChatRoute, INSERTION_TAG_PREFIX, RolloutMetadata, ROLLOUT_TAG_PREFIX } from './rollout-metadata';
+import { ChatRoute, INSERTION_TAG_PREFIX, RolloutMetadata, ROLLOUT_TAG_PREFIX, TRAIL_TAG_PREFIX } from './rollout-metadata';
 
 /** Path parameter names used by every chat route (Express style). */
 export interface ChatRouteParams {
@@ -15,6 +15,7 @@ export interface ChatRouteParams {
   run_id?: string;
   row_id?: string;
   encoded_base_url?: string;
+  trail_id?: string;
 }
 
 const METADATA_SEGMENTS = 'rollout_id/:rollout_id/invocation_id/:invocation_id/experiment_id/:experiment_id/run_id/:run_id/row_id/:row_id';
@@ -28,6 +29,8 @@ export const CHAT_COMPLETION_PATHS: string[] = (() => {
     `project_id/:project_id/${METADATA_SEGMENTS}/encoded_base_url/:encoded_base_url`,
     'project_id/:project_id',
     '',
+    'trails/:trail_id',
+    'project_id/:project_id/trails/:trail_id',
   ];
   const paths: string[] = [];
   for (const prefix of ['', 'v1/']) {
@@ -50,6 +53,7 @@ export function parseChatRoute(params: ChatRouteParams): ChatRoute {
       rowId: checkId('row_id', params.row_id),
     };
   }
+  if (params.trail_id !== undefined) route.trailId = checkId('trail_id', params.trail_id);
   if (params.encoded_base_url !== undefined) route.baseUrl = decodeBaseUrl(params.encoded_base_url);
   return route;
 }
@@ -107,6 +111,11 @@ export function buildMetadataTags(metadata: RolloutMetadata, insertionId: string
     `run_id:${metadata.runId}`,
     `row_id:${metadata.rowId}`,
   ];
+}
+
+/** The two tags of a trail completion: the trail, then the insertion id. */
+export function buildTrailTags(trailId: string, insertionId: string): string[] {
+  return [`${TRAIL_TAG_PREFIX}${trailId}`, `${INSERTION_TAG_PREFIX}${insertionId}`];
 }
 
 /** Client tags first, then ours; a client tag equal to one of ours is not repeated. */

@@ -15,7 +15,18 @@ export interface RolloutMetadata {
 export interface RolloutRef {
   /** undefined when no project applies (no secrets file: tracing off). */
   projectId?: string;
+  /** The rollout's id, or with `trail` the trail's. */
   rolloutId: string;
+  /**
+   * A trail (the trail routes: `trails/{trail_id}/chat/completions`), kept
+   * apart from a rollout of the same id.
+   */
+  trail?: boolean;
+}
+
+/** One string per distinct RolloutRef, for maps (project, kind and id, unambiguous). */
+export function refKey(ref: RolloutRef): string {
+  return JSON.stringify([ref.projectId ?? '', ref.trail ? 't' : 'r', ref.rolloutId]);
 }
 
 /** What a chat route's path says about the call. */
@@ -24,12 +35,17 @@ export interface ChatRoute {
   projectId?: string;
   /** Present on tracked routes only. */
   metadata?: RolloutMetadata;
+  /** Present on the trail routes only: tracked under the trail, with two tags. */
+  trailId?: string;
   /** Decoded `encoded_base_url`, when the path carries one. */
   baseUrl?: URL;
 }
 
 export const ROLLOUT_TAG_PREFIX = 'rollout_id:';
 export const INSERTION_TAG_PREFIX = 'insertion_id:';
+export const TRAIL_TAG_PREFIX = 'trail_id:';
+/** What a call the client saw fail carries instead of its rollout_id: / trail_id: tag. */
+export const FAILED_TAG_PREFIXES = ['failed_rollout_id:', 'failed_trail_id:'] as const;
 
 /** The values of the tags that start with `prefix` (e.g. every insertion id of a trace). */
 export function tagValues(tags: readonly string[], prefix: string): string[] {

@@ -179,7 +179,7 @@ describe('TraceRetrievalService', () => {
     throw new Error('expected a failure');
   }
 
-  it('answers the complete rollout oldest first, in the response shape', async () => {
+  it('answers the complete rollout newest first (as the original), in the response shape', async () => {
     const reader = new ScriptedReader(
       [
         { trace: trace(1, [], '2026-01-01T00:00:05.000Z'), visibleFromRead: 0 },
@@ -190,7 +190,16 @@ describe('TraceRetrievalService', () => {
     const body = await service(reader, ids.slice(0, 2)).readTraces({ query: parseTracesQuery({ tags: 'rollout_id:r' }), pointwise: false });
     expect(body.project_id).toBe('p');
     expect(body.total_traces).toBe(2);
-    expect(body.traces.map((t) => t.id)).toEqual(['t1', 't0']);
+    expect(body.traces.map((t) => t.id)).toEqual(['t0', 't1']);
+  });
+
+  it('max_retries counts every read, as in the original: 1 reads once, 3 reads three times, 0 still reads once', async () => {
+    for (const [maxRetries, reads] of [['1', 1], ['3', 3], ['0', 1]] as const) {
+      const reader = new ScriptedReader([{ trace: trace(0), visibleFromRead: 0 }], ['rollout_id:r']);
+      const err = await failure(service(reader, ids.slice(0, 2)).readTraces({ query: parseTracesQuery({ tags: 'rollout_id:r', max_retries: maxRetries }), pointwise: false }));
+      expect([maxRetries, reader.calls.length]).toEqual([maxRetries, reads]);
+      expect(err.message).toContain(`after ${reads} read(s) (max_retries=${maxRetries}: reads in all)`);
+    }
   });
 
   it('an unknown rollout → 404 saying nothing was recorded for it, without reading Langfuse', async () => {
@@ -233,7 +242,7 @@ describe('TraceRetrievalService', () => {
     expect(reader.calls).toHaveLength(2);
     expect(body.total_traces).toBe(2);
     const ts = body.traces.map((t) => t.timestamp!);
-    expect([...ts].sort()).toEqual(ts);
+    expect([...ts].sort().reverse()).toEqual(ts);
   });
 
   it('an unknown project → 404 before anything is read', async () => {
@@ -241,5 +250,95 @@ describe('TraceRetrievalService', () => {
     const err = await failure(service(reader, ids.slice(0, 1)).readTraces({ query: parseTracesQuery({ tags: 'rollout_id:r' }), projectId: 'other', pointwise: false }));
     expect(err.code).toBe(GatewayErrorCode.UnknownProject);
     expect(reader.calls).toHaveLength(0);
+  });
+
+  describe('without a rollout, with several, and for a trail', () => {
+    /** Holds traces; answers all-of tags, any-of tags and maxTraces (newest first) like both readers. */
+    class TagReader extends LangfuseReader {
+      readonly calls: Array<{ filter: TraceFilter; maxTraces?: number }> = [];
+      constructor(private readonly traces: TraceView[]) {
+        super();
+      }
+      async findTraces(_conn: LangfuseConnection, filter: TraceFilter, options: ReadOptions): Promise<TraceView[]> {
+        this.calls.push({ filter, maxTraces: options.maxTraces });
+        const hits = this.traces
+          .filter((t) => filter.tags.every((tag) => t.tags.includes(tag)))
+          .filter((t) => !filter.anyTags || t.tags.some((tag) => filter.anyTags!.includes(tag)))
+          .filter((t) => !options.known?.has(t.id))
+          .sort((a, b) => (a.timestamp! < b.timestamp! ? 1 : -1));
+        return options.maxTraces === undefined ? hits : hits.slice(0, options.maxTraces);
+      }
+      async findTraceHeaders(): Promise<TraceHeader[]> {
+        throw new Error('unexpected findTraceHeaders call');
+      }
+    }
+    const of = (id: string, tags: string[], second: number): TraceView => ({ ...trace(0, [], `2026-01-01T00:00:${String(second).padStart(2, '0')}.000Z`), id, tags });
+
+    it('tags without a rollout: the newest `limit` traces carrying them, no completeness check, failed calls left out', async () => {
+      const reader = new TagReader([
+        of('old', ['experiment_id:e1', 'rollout_id:x', 'insertion_id:a'], 1),
+        of('mid', ['experiment_id:e1', 'rollout_id:y', 'insertion_id:b'], 2),
+        of('new', ['experiment_id:e1', 'rollout_id:y', 'insertion_id:c'], 3),
+        of('failed', ['experiment_id:e1', 'failed_rollout_id:y', 'insertion_id:d'], 4),
+        of('other', ['experiment_id:e2'], 5),
+      ]);
+      const svc = service(reader, []);
+      const all = await svc.readTraces({ query: parseTracesQuery({ tags: 'experiment_id:e1' }), pointwise: false });
+      expect(all.traces.map((t) => t.id)).toEqual(['new', 'mid', 'old']);
+      // The failed call's trace is the newest: the read asks for more until `limit` good ones are in.
+      const two = await svc.readTraces({ query: parseTracesQuery({ tags: 'experiment_id:e1', limit: '2' }), pointwise: false });
+      expect(two.traces.map((t) => t.id)).toEqual(['new', 'mid']);
+      const newest = await svc.readTraces({ query: parseTracesQuery({ tags: 'experiment_id:e1' }), pointwise: true });
+      expect(newest.traces.map((t) => t.id)).toEqual(['new']);
+      expect(reader.calls.map((c) => c.maxTraces)).toEqual([100, 2, 4, 1, 2]);
+    });
+
+    it('several rollout_id tags: each rollout read complete against its own ids; one incomplete → 404 naming it', async () => {
+      const reader = new TagReader([
+        of('a1', ['rollout_id:a', `insertion_id:${ids[0]}`], 1),
+        of('b1', ['rollout_id:b', `insertion_id:${ids[1]}`], 2),
+        of('b2', ['rollout_id:b', `insertion_id:${ids[2]}`], 3),
+      ]);
+      const vault = new CredentialVault({ SECRETS_PATH: secrets, LANGFUSE_HOST: 'http://langfuse.invalid' });
+      const tracker = new RolloutTracker(new InMemoryCompletenessStore({ ROLLOUT_TTL_SECONDS: 3600 } as never), { REGISTRATION_QUEUE_SIZE: 10, REGISTRATION_TIMEOUT_MS: 250 } as never);
+      await tracker.record({ projectId: 'p', rolloutId: 'a' }, ids[0]);
+      await tracker.record({ projectId: 'p', rolloutId: 'b' }, ids[1]);
+      await tracker.record({ projectId: 'p', rolloutId: 'b' }, ids[2]);
+      const svc = new TraceRetrievalService(reader, new LangfuseConnections(vault, config), tracker, config);
+      const both = await svc.readTraces({ query: parseTracesQuery({ tags: ['rollout_id:a', 'rollout_id:b'] }), pointwise: false });
+      expect(both.traces.map((t) => t.id)).toEqual(['b2', 'b1', 'a1']);
+      // Each rollout is read with its own tag only.
+      expect(reader.calls.map((c) => c.filter.tags)).toEqual([['rollout_id:a'], ['rollout_id:b']]);
+      const newest = await svc.readTraces({ query: parseTracesQuery({ tags: ['rollout_id:a', 'rollout_id:b'] }), pointwise: true });
+      expect(newest.traces.map((t) => t.id)).toEqual(['b2', 'a1']);
+
+      await tracker.record({ projectId: 'p', rolloutId: 'a' }, ids[3]);
+      const err = await failure(svc.readTraces({ query: parseTracesQuery({ tags: ['rollout_id:a', 'rollout_id:b'], max_retries: '1' }), pointwise: false }));
+      expect(err.code).toBe(GatewayErrorCode.IncompleteTraces);
+      expect(err.message).toMatch(/^Incomplete traces: found 1 of 2 expected completions of rollout "a" in Langfuse/);
+      expect(err.details).toMatchObject({ rollout_id: 'a', found: 1, expected: 2, missing_insertion_ids: [ids[3]] });
+    });
+
+    it("a trail is read by its trail_id: tag against the ids recorded under the trail, apart from a rollout of the same id", async () => {
+      const reader = new TagReader([
+        of('t1', ['trail_id:same', `insertion_id:${ids[0]}`], 1),
+        of('t2', ['trail_id:same', `insertion_id:${ids[1]}`], 2),
+        of('r1', ['rollout_id:same', `insertion_id:${ids[2]}`], 3),
+      ]);
+      const vault = new CredentialVault({ SECRETS_PATH: secrets, LANGFUSE_HOST: 'http://langfuse.invalid' });
+      const tracker = new RolloutTracker(new InMemoryCompletenessStore({ ROLLOUT_TTL_SECONDS: 3600 } as never), { REGISTRATION_QUEUE_SIZE: 10, REGISTRATION_TIMEOUT_MS: 250 } as never);
+      await tracker.record({ projectId: 'p', rolloutId: 'same', trail: true }, ids[0]);
+      await tracker.record({ projectId: 'p', rolloutId: 'same', trail: true }, ids[1]);
+      await tracker.record({ projectId: 'p', rolloutId: 'same' }, ids[2]);
+      const svc = new TraceRetrievalService(reader, new LangfuseConnections(vault, config), tracker, config);
+      const trail = await svc.readTraces({ query: parseTracesQuery({}), pointwise: false, trailId: 'same' });
+      expect(trail.traces.map((t) => t.id)).toEqual(['t2', 't1']);
+      const pointwise = await svc.readTraces({ query: parseTracesQuery({}), pointwise: true, trailId: 'same' });
+      expect(pointwise.traces.map((t) => t.id)).toEqual(['t2']);
+      const rollout = await svc.readTraces({ query: parseTracesQuery({ tags: 'rollout_id:same' }), pointwise: false });
+      expect(rollout.traces.map((t) => t.id)).toEqual(['r1']);
+      const unknown = await failure(svc.readTraces({ query: parseTracesQuery({}), pointwise: false, trailId: 'nope' }));
+      expect(unknown.message).toContain('No traces found: no completions were recorded for trail "nope"');
+    });
   });
 });

@@ -14,6 +14,8 @@ export interface ReadOptions {
   sleepBetweenGetsMs?: number;
   /** Traces the caller already holds: they are left out of the answer (the legacy reader skips their detail GETs). */
   known?: ReadonlySet<string>;
+  /** Only the newest this many matching traces (a read without a rollout); all when absent. */
+  maxTraces?: number;
 }
 
 /**
@@ -21,8 +23,10 @@ export interface ReadOptions {
  * list + trace detail) and the auto-detecting one bound by default. Pass
  * your own to GatewayModule.forRoot({ langfuseReader }).
  *
- * Both methods return every trace that matches the filter (all pages),
- * findTraces leaving out the `known` ones.
+ * Both methods return every trace that matches the filter (all pages, or
+ * the newest `maxTraces`), findTraces leaving out the `known` ones. A
+ * filter the API cannot express (v2 has no release filter) is applied to
+ * what it returns.
  */
 export abstract class LangfuseReader {
   abstract findTraces(conn: LangfuseConnection, filter: TraceFilter, options: ReadOptions): Promise<TraceView[]>;

@@ -33,7 +33,10 @@ export class LegacyLangfuseReader extends LangfuseReader {
   async findTraces(conn: LangfuseConnection, filter: TraceFilter, options: ReadOptions): Promise<TraceView[]> {
     // Without observations the list answer already holds everything (io included on request): no detail GETs.
     const listFields = !options.observations && options.io ? 'core,io' : 'core';
-    const listed = await this.listTargeted(conn, filter, listFields, options.budget, options.legacyPageSize, options.known?.size ?? 0);
+    const listed =
+      options.maxTraces !== undefined && !filter.anyTags
+        ? await this.listAll(conn, filter, listFields, options.budget, options.legacyPageSize, options.maxTraces)
+        : await this.listTargeted(conn, filter, listFields, options.budget, options.legacyPageSize, options.known?.size ?? 0);
     const fresh = listed.filter((t) => !options.known?.has(t.id));
     if (!options.observations) return fresh.map((t) => fromLegacyTrace(t, options));
 
@@ -74,8 +77,9 @@ export class LegacyLangfuseReader extends LangfuseReader {
     return [...unique.values()];
   }
 
-  private async listAll(conn: LangfuseConnection, filter: TraceFilter, fields: string, budget: ReadBudget, pageSize: number): Promise<LegacyTrace[]> {
-    const limit = Math.min(Math.max(1, pageSize), LEGACY_MAX_PAGE_SIZE);
+  /** Every page (oldest first), or with `maxTraces` the newest that many (newest first). */
+  private async listAll(conn: LangfuseConnection, filter: TraceFilter, fields: string, budget: ReadBudget, pageSize: number, maxTraces?: number): Promise<LegacyTrace[]> {
+    const limit = Math.min(Math.max(1, maxTraces !== undefined ? Math.min(pageSize, maxTraces) : pageSize), LEGACY_MAX_PAGE_SIZE);
     const traces = new Map<string, LegacyTrace>();
     for (let page = 1; page <= MAX_PAGES; page++) {
       const answer = await this.connections.call(conn, budget, LIST, (o) =>
@@ -93,7 +97,7 @@ export class LegacyLangfuseReader extends LangfuseReader {
             release: filter.release,
             fromTimestamp: filter.fromTimestamp,
             toTimestamp: filter.toTimestamp,
-            orderBy: 'timestamp.asc',
+            orderBy: maxTraces !== undefined ? 'timestamp.desc' : 'timestamp.asc',
             fields,
           },
           o,
@@ -101,6 +105,7 @@ export class LegacyLangfuseReader extends LangfuseReader {
       );
       const data = (answer?.data ?? []) as LegacyTrace[];
       for (const trace of data) traces.set(trace.id, trace);
+      if (maxTraces !== undefined && traces.size >= maxTraces) return [...traces.values()].slice(0, maxTraces);
       const totalPages = answer?.meta?.totalPages;
       if (data.length < limit || (typeof totalPages === 'number' && page >= totalPages)) break;
     }

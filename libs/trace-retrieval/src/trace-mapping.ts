@@ -50,6 +50,8 @@ export interface V2Observation {
   metadata?: unknown;
   traceName?: string | null;
   tags?: string[] | null;
+  /** The trace's release (trace_context group). */
+  release?: string | null;
 }
 
 export interface MapOptions {
@@ -139,9 +141,17 @@ export function sortObservations(observations: ObservationView[]): ObservationVi
   return observations.sort((a, b) => compareTimes(a.start_time, b.start_time) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** Oldest first; ties by id, so the order is stable across generations. */
-export function sortTraces(traces: TraceView[]): TraceView[] {
-  return traces.sort((a, b) => compareTimes(a.timestamp, b.timestamp) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+/** Newest first, as the original (and Langfuse's list) answers; ties by id, so the order is stable across generations. */
+export function newestFirst(traces: TraceView[]): TraceView[] {
+  return traces.sort((a, b) => {
+    const [ta, tb] = [a.timestamp, b.timestamp];
+    if (ta !== tb) {
+      if (ta === null) return 1; // no time: last
+      if (tb === null) return -1;
+      return ta < tb ? 1 : -1;
+    }
+    return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+  });
 }
 
 function compareTimes(a: string | null, b: string | null): number {

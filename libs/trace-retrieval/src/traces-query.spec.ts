@@ -1,5 +1,5 @@
 import { GatewayError, GatewayErrorCode } from '@app/common';
-import { fieldGroups, parseTracesQuery, rolloutIdOf } from './traces-query';
+import { parseTracesQuery, rolloutIdsOf } from './traces-query';
 import { thrown } from '../../../test/support/thrown';
 
 
@@ -43,8 +43,11 @@ describe('parseTracesQuery', () => {
       // no zone: UTC, as Python's naive isoformat() means it
       to_timestamp: '2026-01-02T00:00:00.000Z',
     });
-    expect(fieldGroups(q)).toEqual({ io: true, observations: false });
-    expect(fieldGroups(parseTracesQuery({}))).toEqual({ io: true, observations: true });
+  });
+
+  it('accepts any fields value the SDK or a Langfuse client sends (it never narrows the answer)', () => {
+    for (const fields of ['core', 'core,observations', 'id,tags', 'io, scores', 'anything']) expect(parseTracesQuery({ tags: 'x', fields }).fields).toBe(fields);
+    expect(thrown(() => parseTracesQuery({ fields: 'x'.repeat(1001) })).message).toMatch(/fields: expected a string of at most 1000 characters/);
   });
 
   it('treats empty values as absent', () => {
@@ -85,7 +88,6 @@ describe('parseTracesQuery', () => {
     ['from_timestamp', '20260101T000000Z', 'an ISO 8601 date-time'],
     ['to_timestamp', '2026-W01', 'an ISO 8601 date-time'],
     ['to_timestamp', ['2026-01-01', '2026-01-02'], 'an ISO 8601 date-time'],
-    ['fields', 'core,everything', 'a comma-separated list of core, io, scores, observations, metrics'],
     ['user_id', ['a', 'b'], 'a single non-empty string'],
   ])('%s=%j → 400 naming the parameter and what it takes', (param, value, expected) => {
     const err = thrown(() => parseTracesQuery({ tags: 'rollout_id:r', [param]: value }));
@@ -119,21 +121,20 @@ describe('parseTracesQuery', () => {
   });
 });
 
-describe('rolloutIdOf', () => {
-  it('finds the rollout among other tags', () => {
-    expect(rolloutIdOf(parseTracesQuery({ tags: ['row_id:w', 'rollout_id:r-1', 'rollout_id:r-1'] }))).toBe('r-1');
+describe('rolloutIdsOf', () => {
+  it('finds the rollouts among other tags, each once', () => {
+    expect(rolloutIdsOf(parseTracesQuery({ tags: ['row_id:w', 'rollout_id:r-1', 'rollout_id:r-1'] }))).toEqual(['r-1']);
+    expect(rolloutIdsOf(parseTracesQuery({ tags: ['rollout_id:a', 'rollout_id:b'] }))).toEqual(['a', 'b']);
   });
 
-  it.each([[{}], [{ tags: 'row_id:w' }], [{ tags: 'rollout_id:' }]])('%j → 400 that says how to fix it', (raw) => {
-    const err = thrown(() => rolloutIdOf(parseTracesQuery(raw)));
+  it('none for a plain tag-filtered read', () => {
+    expect(rolloutIdsOf(parseTracesQuery({ tags: 'experiment_id:e1' }))).toEqual([]);
+  });
+
+  it.each([[{}], [{ tags: 'rollout_id:' }]])('%j → 400 that says how to fix it', (raw) => {
+    const err = thrown(() => rolloutIdsOf(parseTracesQuery(raw)));
     expect(err.code).toBe(GatewayErrorCode.MissingRolloutTag);
     expect(err.status).toBe(400);
     expect(err.message).toContain('?tags=rollout_id:');
-  });
-
-  it('refuses two rollouts in one call', () => {
-    const err = thrown(() => rolloutIdOf(parseTracesQuery({ tags: ['rollout_id:a', 'rollout_id:b'] })));
-    expect(err.code).toBe(GatewayErrorCode.InvalidQuery);
-    expect(err.message).toContain('a, b');
   });
 });

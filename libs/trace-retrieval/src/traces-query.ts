@@ -1,13 +1,21 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsArray, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import { IsArray, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Max, MaxLength, Min, validateSync } from 'class-validator';
 import { GatewayError, GatewayErrorCode } from '@app/common';
 import { ROLLOUT_TAG_PREFIX, tagValues } from '@app/routing-metadata';
 
 /** The query of the /traces routes, validated (snake_case, as on the wire). */
 export interface TracesQuery {
-  /** All must match; one must be `rollout_id:<id>` (checked after the preprocessor ran). */
+  /**
+   * All must match. With `rollout_id:<id>` tags each named rollout is read
+   * complete; without one, a plain tag-filtered read (checked after the
+   * preprocessor ran).
+   */
   tags: string[];
-  /** Page size of Langfuse list calls (legacy API: at most 100). Never truncates a complete answer. */
+  /**
+   * A rollout read: the page size of Langfuse list calls (legacy API: at most
+   * 100), never a cap on a complete answer. A read without a rollout: the
+   * newest `limit` traces, as the original's one list call returned.
+   */
   limit: number;
   /** Return at most this many traces, sampled, once the rollout is complete. */
   sample_size?: number;
@@ -17,7 +25,10 @@ export interface TracesQuery {
   environment?: string;
   version?: string;
   release?: string;
-  /** Comma-separated field groups: core, io, scores, observations, metrics (default: all). */
+  /**
+   * Accepted as the original does; it never narrows the answer: every trace
+   * carries its input, output and observations whatever it says.
+   */
   fields?: string;
   hours_back?: number;
   /** ISO 8601 */
@@ -26,12 +37,12 @@ export interface TracesQuery {
   to_timestamp?: string;
   /** Seconds between consecutive trace reads. */
   sleep_between_gets?: number;
-  /** Completeness re-query rounds after the first read. */
+  /** Langfuse reads in all (the first, then re-queries for missing traces), as in the original; 0 reads once. */
   max_retries: number;
 }
 
-export const FIELD_GROUPS = ['core', 'io', 'scores', 'observations', 'metrics'] as const;
-const FIELDS_PATTERN = new RegExp(`^\\s*(${FIELD_GROUPS.join('|')})(\\s*,\\s*(${FIELD_GROUPS.join('|')}))*\\s*$`);
+/** Longest text parameter (names, ids, fields): far beyond any real value, and keeps Langfuse URLs sane. */
+const MAX_TEXT = 1_000;
 
 /**
  * Upper bound of the count parameters (limit, sample_size, page). No rollout
@@ -54,12 +65,12 @@ const EXPECTED: Record<string, string> = {
   environment: 'a single non-empty string',
   version: 'a single non-empty string',
   release: 'a single non-empty string',
-  fields: `a comma-separated list of ${FIELD_GROUPS.join(', ')}`,
+  fields: `a string of at most ${MAX_TEXT} characters (accepted; every trace is returned in full whatever it says)`,
   hours_back: `a number of hours > 0 and at most ${MAX_HOURS_BACK} (ten years)`,
   from_timestamp: 'an ISO 8601 date-time such as 2026-01-31T12:00:00Z',
   to_timestamp: 'an ISO 8601 date-time such as 2026-01-31T12:00:00Z',
   sleep_between_gets: 'a number of seconds between 0 and 60',
-  max_retries: 'an integer between 0 and 20 (default 3)',
+  max_retries: 'an integer between 0 and 20: Langfuse reads in all (default 3)',
 };
 
 const absent = (v: unknown) => v === undefined || v === null || v === '';
@@ -145,7 +156,7 @@ export class TracesQueryDto {
   @Transform(toOptionalString)
   @IsOptional()
   @IsString()
-  @Matches(FIELDS_PATTERN)
+  @MaxLength(MAX_TEXT)
   fields?: string;
 
   @Transform(toNumber)
@@ -222,27 +233,21 @@ function toUtcIso(value: string): string | undefined {
 }
 
 /**
- * The rollout the query names: exactly one `rollout_id:<id>` tag. Checked
- * after the preprocessor, which may add it.
+ * The rollouts the query names (its `rollout_id:<id>` tags), none for a
+ * plain tag-filtered read. Checked after the preprocessor, which may add
+ * them; a read names at least one tag.
  */
-export function rolloutIdOf(query: TracesQuery): string {
-  const ids = [...new Set(tagValues(query.tags, ROLLOUT_TAG_PREFIX))];
-  if (ids.length === 0 || ids.some((id) => id.trim() === '')) {
+export function rolloutIdsOf(query: TracesQuery): string[] {
+  if (query.tags.length === 0) {
     throw new GatewayError(
       GatewayErrorCode.MissingRolloutTag,
-      'The tags must include the rollout to read, as a rollout_id:<id> tag: add ?tags=rollout_id:<your rollout id> to the URL.',
+      'Say what to read with tags: add ?tags=rollout_id:<your rollout id> to the URL (or any tag the traces carry, e.g. experiment_id:<id>, for a plain tag-filtered read).',
       { param: 'tags' },
     );
   }
-  if (ids.length > 1) {
-    throw new GatewayError(GatewayErrorCode.InvalidQuery, `The tags name ${ids.length} rollouts (${ids.join(', ')}): read one rollout per call.`, { param: 'tags' });
+  const ids = [...new Set(tagValues(query.tags, ROLLOUT_TAG_PREFIX))];
+  if (ids.some((id) => id.trim() === '')) {
+    throw new GatewayError(GatewayErrorCode.MissingRolloutTag, 'A rollout_id: tag needs the rollout id after the colon: ?tags=rollout_id:<your rollout id>.', { param: 'tags' });
   }
-  return ids[0];
-}
-
-/** Which field groups the answer carries (all when `fields` is absent). */
-export function fieldGroups(query: TracesQuery): { io: boolean; observations: boolean } {
-  if (!query.fields) return { io: true, observations: true };
-  const groups = query.fields.split(',').map((f) => f.trim());
-  return { io: groups.includes('io'), observations: groups.includes('observations') };
+  return ids;
 }

@@ -7,6 +7,8 @@ export interface TracesRequestContext {
   projectId?: string;
   account: AccountInfo;
   pointwise: boolean;
+  /** The trail routes' trail (its traces are read instead of the query's rollouts). */
+  trailId?: string;
 }
 
 export interface PreprocessedTracesRequest {
