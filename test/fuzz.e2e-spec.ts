@@ -241,7 +241,8 @@ const base64 = (bytes: Buffer, form: 'url' | 'std' | 'nopad') => {
  * encoded_base_url values. URLs that decode to a public host are left out on
  * purpose: the gateway would really resolve and connect to them, so the
  * answer (a 502 from DNS or the network) would be the network's, not the
- * gateway's handling of its input.
+ * gateway's handling of its input. The private ones are refused by the
+ * gateway's UPSTREAM_DENY_CIDRS below, for the same reason.
  */
 const privateUrl = fc
   .tuple(
@@ -427,6 +428,8 @@ describe('fuzzing the HTTP surface: no input makes a 5xx', () => {
       // rollout ends after max_retries quick rounds instead of backing off for seconds.
       LANGFUSE_COMPLETENESS_BACKOFF_MS: 0,
       LANGFUSE_READ_RPM: 1_000_000,
+      // The old public-only guard: the private hosts of `privateUrl` are refused, not connected to.
+      UPSTREAM_DENY_CIDRS: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7',
     });
     port = Number(new URL(gw.url).port);
     redis = new Redis(testRedisUrl());

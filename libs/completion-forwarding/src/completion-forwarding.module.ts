@@ -5,7 +5,7 @@
  * RolloutTracker and must not know how tracking is stored or how traces are
  * exported (the tracer is an adapter the composer binds, e.g. @app/langfuse-export).
  */
-import { DynamicModule, Module, ModuleMetadata, Type } from '@nestjs/common';
+import { DynamicModule, Logger, Module, ModuleMetadata, Type } from '@nestjs/common';
 import { SettingsModuleRef, settingsProvider } from '@app/settings';
 import { CatchAllController } from './catch-all.controller';
 import { ChatCompletionsController } from './chat-completions.controller';
@@ -15,6 +15,7 @@ import { CompletionTracer } from './completion.tracer';
 import { ForwardingPolicy } from './forwarding.policy';
 import { ForwardingSettings } from './forwarding.settings';
 import { HttpUpstreamClient } from './http-upstream.client';
+import { UpstreamAddressPolicy } from './ssrf-guard';
 import { UpstreamClient } from './upstream.client';
 import { UpstreamTargetResolver } from './upstream-target.resolver';
 
@@ -47,6 +48,7 @@ export class CompletionForwardingModule {
       controllers: [ChatCompletionsController],
       providers: [
         settingsProvider(ForwardingSettings),
+        { provide: UpstreamAddressPolicy, inject: [ForwardingSettings], useFactory: upstreamAddressPolicy },
         { provide: UpstreamClient, useClass: upstreamClient ?? HttpUpstreamClient },
         UpstreamTargetResolver,
         ForwardingPolicy,
@@ -55,7 +57,7 @@ export class CompletionForwardingModule {
         { provide: ChatRequestPreprocessor, useClass: chatPreprocessor ?? PassThroughChatRequestPreprocessor },
       ],
       // The tracer goes out too (its module, or the bound class), for /ready and /metrics.
-      exports: [ChatCompletionsService, UpstreamClient, UpstreamTargetResolver, ForwardingSettings, tracerModule ?? CompletionTracer],
+      exports: [ChatCompletionsService, UpstreamClient, UpstreamTargetResolver, UpstreamAddressPolicy, ForwardingSettings, tracerModule ?? CompletionTracer],
     };
   }
 }
@@ -66,6 +68,15 @@ export class CatchAllProxyModule {
   static forRoot({ forwarding }: { forwarding: DynamicModule }): DynamicModule {
     return { module: CatchAllProxyModule, imports: [forwarding], controllers: [CatchAllController] };
   }
+}
+
+function upstreamAddressPolicy(settings: ForwardingSettings): UpstreamAddressPolicy {
+  if (settings.ALLOW_PRIVATE_UPSTREAMS) {
+    new Logger('UpstreamAddressPolicy').warn(
+      'ALLOW_PRIVATE_UPSTREAMS=true: an encoded_base_url may reach any address, loopback and cloud metadata included. Private ranges are allowed without it; UPSTREAM_ALLOW_CIDRS opens single addresses.',
+    );
+  }
+  return UpstreamAddressPolicy.fromSettings(settings);
 }
 
 function isDynamicModule(value: DynamicModule | Type<unknown>): value is DynamicModule {

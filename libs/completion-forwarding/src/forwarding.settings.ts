@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
-import { Setting, Settings, toBool, toLowerCase } from '@app/settings';
+import { IsAddressList, Setting, Settings, toBool, toLowerCase } from '@app/settings';
 
 const URL_OPTS = { require_tld: false, protocols: ['http', 'https'], require_protocol: true };
 
@@ -31,7 +31,23 @@ export class ForwardingSettings {
   @Max(3600)
   REQUEST_TIMEOUT: number = 300;
 
-  @Setting('Let encoded_base_url reach loopback, private, link-local and other non-public addresses, also when an IPv6 address embeds one (NAT64, 6to4, Teredo); off: the SSRF guard refuses them.')
+  @Setting(
+    'Addresses an encoded_base_url may reach although the SSRF guard refuses them by default (loopback, link-local, cloud metadata, reserved): IPs and CIDRs, comma-separated, e.g. `127.0.0.1/32` for a sidecar. Between the two lists the longer prefix wins, deny on a tie.',
+  )
+  @IsOptional()
+  @IsString()
+  @IsAddressList({ exactRanges: true })
+  UPSTREAM_ALLOW_CIDRS?: string;
+
+  @Setting('Addresses an encoded_base_url may not reach although the default allows them (private ranges, public hosts): IPs and CIDRs, comma-separated, e.g. `10.0.0.0/8`.')
+  @IsOptional()
+  @IsString()
+  @IsAddressList({ exactRanges: true })
+  UPSTREAM_DENY_CIDRS?: string;
+
+  @Setting(
+    'Compatibility switch: `true` lets an encoded_base_url reach any address, loopback and cloud metadata included (UPSTREAM_DENY_CIDRS still applies). Private ranges need no switch; prefer UPSTREAM_ALLOW_CIDRS for one address.',
+  )
   @Transform(toBool)
   @IsBoolean()
   ALLOW_PRIVATE_UPSTREAMS: boolean = false;

@@ -1,4 +1,4 @@
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
@@ -6,15 +6,16 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { GatewayError, GatewayErrorCode } from '@app/common';
 import { ForwardingSettings } from './forwarding.settings';
-import { guardedLookup, isRefusedHost } from './ssrf-guard';
+import { RefusedAddressError, UpstreamAddressPolicy } from './ssrf-guard';
 import { UpstreamClient, UpstreamRequest, UpstreamResponse } from './upstream.client';
 
 /**
  * Node's own http(s).request over keep-alive agents shared by every request.
  * Client-chosen upstreams use a second pair of agents whose DNS lookup
- * refuses private addresses. Bodies stream both ways. Errors name the
- * upstream as the request says (UpstreamRequest.name); its host goes only to
- * the log line, as an operator-configured host may be internal.
+ * applies the SSRF guard (UpstreamAddressPolicy). Bodies stream both ways.
+ * Errors name the upstream as the request says (UpstreamRequest.name); its
+ * host goes only to the log line, as an operator-configured host may be
+ * internal.
  *
  * Why not axios: on the hot path its config merging, header objects and
  * per-request socket set-up cost about a third of the gateway's CPU per
@@ -25,21 +26,26 @@ export class HttpUpstreamClient extends UpstreamClient implements OnModuleDestro
   private readonly agents: { http: http.Agent; https: https.Agent };
   private readonly guardedAgents: { http: http.Agent; https: https.Agent };
   private readonly timeoutMs: number;
+  private readonly logger = new Logger(HttpUpstreamClient.name);
 
-  constructor(config: ForwardingSettings) {
+  constructor(
+    config: ForwardingSettings,
+    private readonly addressPolicy: UpstreamAddressPolicy,
+  ) {
     super();
     const common = { keepAlive: true, maxFreeSockets: config.UPSTREAM_MAX_FREE_SOCKETS, scheduling: 'lifo' as const };
     this.agents = { http: new http.Agent(common), https: new https.Agent(common) };
     this.guardedAgents = {
-      http: new http.Agent({ ...common, lookup: guardedLookup as never }),
-      https: new https.Agent({ ...common, lookup: guardedLookup as never }),
+      http: new http.Agent({ ...common, lookup: addressPolicy.lookup as never }),
+      https: new https.Agent({ ...common, lookup: addressPolicy.lookup as never }),
     };
     this.timeoutMs = config.REQUEST_TIMEOUT * 1000;
   }
 
   send(request: UpstreamRequest): Promise<UpstreamResponse> {
     const url = new URL(request.url);
-    if (request.guardPrivate && isRefusedHost(url.hostname)) return Promise.reject(forbidden(url.host));
+    const refused = request.guardPrivate ? this.addressPolicy.refusedHost(url.hostname) : undefined;
+    if (refused) return Promise.reject(this.forbidden(new RefusedAddressError(url.hostname, refused, true), url));
     const secure = url.protocol === 'https:';
     const agents = request.guardPrivate ? this.guardedAgents : this.agents;
     const headers: Record<string, string | number> = { ...request.headers, 'accept-encoding': 'gzip, deflate, br' };
@@ -81,7 +87,7 @@ export class HttpUpstreamClient extends UpstreamClient implements OnModuleDestro
     if (request.signal.aborted || err.name === 'AbortError') {
       return new GatewayError(GatewayErrorCode.ClientClosedRequest, `The client disconnected before ${name} answered.`, undefined, { logDetail });
     }
-    if (err.code === 'EPRIVATEADDR') return forbidden(url.host);
+    if (err instanceof RefusedAddressError) return this.forbidden(err, url);
     if (err.code === 'ETIMEDOUT') {
       return new GatewayError(GatewayErrorCode.UpstreamTimeout, `${capitalize(name)} did not answer within REQUEST_TIMEOUT (${this.timeoutMs / 1000} s).`, undefined, { logDetail });
     }
@@ -89,6 +95,14 @@ export class HttpUpstreamClient extends UpstreamClient implements OnModuleDestro
     return new GatewayError(GatewayErrorCode.UpstreamUnreachable, `Could not reach ${name}: ${err.code ?? 'connection failed'}.`, undefined, {
       logDetail: `${logDetail}: ${err.message}`,
     });
+  }
+
+  /** 403 with the guard's message; the log line says which address and what refused it (a deny-list refusal does not tell the client). */
+  private forbidden(err: RefusedAddressError, url: URL): GatewayError {
+    const { address, embeddedIn, reason, setting } = err.refusal;
+    const at = embeddedIn ? `${embeddedIn} (${address})` : address;
+    this.logger.warn(`Refused the encoded_base_url upstream ${url.host} at ${at}: ${setting === 'UPSTREAM_DENY_CIDRS' ? 'listed in UPSTREAM_DENY_CIDRS' : `${reason}, not in UPSTREAM_ALLOW_CIDRS`}.`);
+    return new GatewayError(GatewayErrorCode.ForbiddenUpstream, err.message);
   }
 
   onModuleDestroy(): void {
@@ -103,13 +117,6 @@ function decoded(res: http.IncomingMessage): Readable {
   if (!inflate) return res;
   res.once('error', (err) => inflate.destroy(err));
   return res.pipe(inflate);
-}
-
-function forbidden(host: string): GatewayError {
-  return new GatewayError(
-    GatewayErrorCode.ForbiddenUpstream,
-    `encoded_base_url points at ${host}, a loopback, private or otherwise non-public address (IPv6 forms that embed one included); set ALLOW_PRIVATE_UPSTREAMS=true to allow it.`,
-  );
 }
 
 function capitalize(text: string): string {

@@ -11,4 +11,6 @@ export type { UpstreamRequest, UpstreamResponse } from './upstream.client';
 export { UpstreamTargetResolver, BUILT_IN_PROVIDERS } from './upstream-target.resolver';
 export type { UpstreamKind, UpstreamTarget } from './upstream-target.resolver';
 export { ForwardingSettings } from './forwarding.settings';
+export { RefusedAddressError, UpstreamAddressPolicy } from './ssrf-guard';
+export type { AddressRefusal, AddressVerdict, UpstreamAddressPolicyOptions } from './ssrf-guard';
 export { PROVIDER_AUTHORIZATION_HEADER } from './forwarded-headers';

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ForwardingSettings } from './forwarding.settings';
+import { UpstreamAddressPolicy } from './ssrf-guard';
 
 /**
  * OpenAI-compatible bases of the providers a `provider/` model prefix names
@@ -31,7 +32,7 @@ export interface UpstreamTarget {
   model: string;
   /** Only a trusted LITELLM_URL may receive Langfuse keys. */
   trustedForLangfuseKeys: boolean;
-  /** encoded_base_url targets go through the SSRF guard. */
+  /** encoded_base_url targets go through the SSRF guard (UpstreamAddressPolicy), unless it is off. */
   guardPrivate: boolean;
   /** What messages to the client call it (UpstreamRequest.name). */
   name: string;
@@ -60,7 +61,10 @@ export function parseProviderOverrides(spec: string | undefined): Record<string,
 export class UpstreamTargetResolver {
   private readonly providers: Record<string, string>;
 
-  constructor(private readonly config: ForwardingSettings) {
+  constructor(
+    private readonly config: ForwardingSettings,
+    private readonly addressPolicy: UpstreamAddressPolicy,
+  ) {
     this.providers = { ...BUILT_IN_PROVIDERS, ...parseProviderOverrides(config.UPSTREAM_PROVIDERS) };
   }
 
@@ -72,7 +76,7 @@ export class UpstreamTargetResolver {
         baseUrl: trimSlash(encodedBaseUrl.toString()),
         model: this.split(model)?.rest ?? model,
         trustedForLangfuseKeys: false,
-        guardPrivate: !this.config.ALLOW_PRIVATE_UPSTREAMS,
+        guardPrivate: this.addressPolicy.active,
         name: `the upstream ${encodedBaseUrl.host}`,
       };
     }

@@ -5,7 +5,10 @@ export interface UpstreamRequest {
   url: string;
   headers: Record<string, string>;
   body?: Buffer | Readable;
-  /** Refuse private/loopback destinations (client-chosen upstreams). */
+  /**
+   * Apply the SSRF guard, UpstreamAddressPolicy (client-chosen upstreams).
+   * The name is from when the guard refused every private address.
+   */
   guardPrivate: boolean;
   /**
    * How messages to the client name this upstream ("the LITELLM_URL

@@ -1,22 +1,11 @@
 import { BlockList, isIP } from 'node:net';
+import { parseAddressList } from '@app/settings';
 
-/** `10.0.0.0/8, fd00::/8, 127.0.0.1` → a BlockList, and the entries that are neither an IP address nor a CIDR range. */
-export function parseAddressList(spec: string | undefined): { list: BlockList; invalid: string[] } {
+/** An address-list setting (`10.0.0.0/8, fd00::/8, 127.0.0.1`, validated at start-up by IsAddressList) as a BlockList. */
+export function addressBlockList(spec: string | undefined): BlockList {
   const list = new BlockList();
-  const invalid: string[] = [];
-  for (const entry of (spec ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
-    const [address, prefix, ...rest] = entry.split('/');
-    const family = isIP(address);
-    const bits = prefix === undefined ? undefined : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
-    if (family === 0 || address.includes('%') || rest.length > 0 || (bits !== undefined && !(bits <= (family === 4 ? 32 : 128)))) {
-      invalid.push(entry);
-      continue;
-    }
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (bits === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, bits, type);
-  }
-  return { list, invalid };
+  for (const range of parseAddressList(spec).ranges) list.addSubnet(range.address, range.prefix, range.family === 4 ? 'ipv4' : 'ipv6');
+  return list;
 }
 
 /** Whether a socket's peer address is in the list (an IPv4 peer of a dual-stack socket arrives as ::ffff:a.b.c.d). */

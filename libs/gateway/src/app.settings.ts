@@ -1,19 +1,6 @@
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, ValidateBy } from 'class-validator';
-import { Setting, Settings, toBool, toLowerCase } from '@app/settings';
-import { parseAddressList } from './address-list';
-
-/** A comma-separated list of IP addresses and CIDR ranges; the message names the entries that are not. */
-const IsAddressList = () =>
-  ValidateBy({
-    name: 'isAddressList',
-    validator: {
-      validate: (value: unknown) => typeof value === 'string' && parseAddressList(value).invalid.length === 0,
-      defaultMessage: (args) =>
-        `${args?.property} must be IP addresses and CIDR ranges separated by commas, such as 10.0.0.0/8,fd00::/8,127.0.0.1` +
-        (typeof args?.value === 'string' ? ` (not: ${parseAddressList(args.value).invalid.join(', ')})` : ''),
-    },
-  });
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsAddressList, Setting, Settings, toBool, toLowerCase } from '@app/settings';
 
 @Settings('HTTP server and logs', 10)
 export class AppSettings {

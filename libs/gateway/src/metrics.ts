@@ -5,7 +5,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { Public, RequestAuthenticator } from '@app/auth';
 import { RolloutTracker } from '@app/completeness-tracking';
 import { CompletionTracer, TracerStatus } from '@app/completion-forwarding';
-import { addressListHas, parseAddressList } from './address-list';
+import { addressBlockList, addressListHas } from './address-list';
 import { AppSettings } from './app.settings';
 
 /**
@@ -121,7 +121,7 @@ export class MetricsAccessGuard implements CanActivate {
     settings: AppSettings,
     private readonly authenticator: RequestAuthenticator,
   ) {
-    this.allowed = parseAddressList(settings.METRICS_ALLOW).list;
+    this.allowed = addressBlockList(settings.METRICS_ALLOW);
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {

@@ -6,3 +6,5 @@ export { SettingsModule, settingsProvider } from './settings.module';
 export type { SettingsModuleRef } from './settings.module';
 export { parseByteSize, toBool, toLowerCase } from './parse';
 export { renderEnvExample, renderSettingsTables, withSettingsTables } from './settings-docs';
+export { formatIp, ipValue, IsAddressList, parseAddressList } from './address-list';
+export type { AddressListOptions, AddressRange } from './address-list';
