@@ -23,6 +23,10 @@ export enum GatewayErrorCode {
   TrackingUnavailable = 'tracking_unavailable',
   /** The client went away before the answer; nobody reads the response. */
   ClientClosedRequest = 'client_closed_request',
+  /** A path the gateway serves itself, with a method it does not serve there (never proxied). */
+  MethodNotAllowed = 'method_not_allowed',
+  /** A path the gateway reserves but does not serve now (the API docs with DOCS_ENABLED=false, a missing docs asset). */
+  NotFound = 'not_found',
 }
 
 const STATUS: Record<GatewayErrorCode, number> = {
@@ -44,7 +48,14 @@ const STATUS: Record<GatewayErrorCode, number> = {
   [GatewayErrorCode.LangfuseUnavailable]: 502,
   [GatewayErrorCode.TrackingUnavailable]: 503,
   [GatewayErrorCode.ClientClosedRequest]: 499,
+  [GatewayErrorCode.MethodNotAllowed]: 405,
+  [GatewayErrorCode.NotFound]: 404,
 };
+
+/** The HTTP status a code answers with (the table above). */
+export function statusOfCode(code: GatewayErrorCode): number {
+  return STATUS[code];
+}
 
 export interface GatewayErrorOptions {
   /**
@@ -69,6 +80,6 @@ export class GatewayError extends Error {
   }
 
   get status(): number {
-    return STATUS[this.code];
+    return statusOfCode(this.code);
   }
 }

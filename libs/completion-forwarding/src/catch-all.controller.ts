@@ -1,4 +1,5 @@
 import { All, Controller, RawBodyRequest, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
 import { accountOf } from '@app/auth';
 import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
@@ -12,8 +13,11 @@ import { UpstreamTargetResolver } from './upstream-target.resolver';
  * Any path no other route claims goes to the default upstream (LITELLM_URL,
  * else DEFAULT_UPSTREAM_URL) with the client's key: /v1/models, embeddings,
  * files… A `/v1` prefix is not doubled when the base already ends in `/v1`.
- * Registered last (its module is imported last).
+ * Registered last (its module is imported last). Not in the OpenAPI document
+ * (its description says what it does); a path the document names never
+ * reaches it (the gateway answers a method it does not serve there with 405).
  */
+@ApiExcludeController()
 @Controller()
 export class CatchAllController {
   constructor(

@@ -34,7 +34,7 @@ export class AppSettings {
   @Min(0)
   SHUTDOWN_TIMEOUT: number = 30;
 
-  @Setting('OpenAPI UI at /docs, JSON at /docs-json.')
+  @Setting('OpenAPI UI at /docs, the document at /openapi.json (and /docs-json, /docs-yaml). `false`: those paths answer 404.')
   @Transform(toBool)
   @IsBoolean()
   DOCS_ENABLED: boolean = true;

@@ -1,7 +1,7 @@
 import { Logger, Scope } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import qs from 'qs';
@@ -16,7 +16,9 @@ import { GatewayLogger } from './gateway.logger';
 import { GatewayAppOptions, GatewaySettings } from './gateway.module';
 import { jsonBodyParser } from './json-body';
 import { GatewayMetrics } from './metrics';
+import { createGatewayDocument, DOCS_PATH, OPENAPI_JSON_PATH } from './openapi.document';
 import { requestContextMiddleware } from './request-context.middleware';
+import { docsNotFoundMiddleware, docsPathsMiddleware, methodNotAllowedMiddleware, ReservedRoutes } from './reserved-routes';
 
 /**
  * The logger to create the app with, from LOG_LEVEL / LOG_FORMAT as the
@@ -31,13 +33,19 @@ export function createGatewayLogger(options: Omit<SettingsModuleOptions, 'settin
  * Everything an app does to the Nest application besides listening, shared
  * with the e2e tests so they run the same gateway. Create the app with
  * `{ bodyParser: false }`: the request context (request ids, metrics, access
- * log) and the JSON parser (with MAX_BODY_SIZE) are installed here, then the
- * error filter and the docs. Add your own middleware after this.
+ * log), the reserved paths (405 for a method a documented path does not
+ * serve, the docs paths) and the JSON parser (with MAX_BODY_SIZE) are
+ * installed here, then the error filter and the docs. Add your own
+ * middleware after this.
  */
 export function configureGatewayApp(app: NestExpressApplication): void {
   const settings = app.get(AppSettings);
+  // Built whether or not it is served: the paths it names are the ones the catch-all must never take.
+  const document = createGatewayDocument(app);
   // Request context first, so body errors (413, bad JSON) carry a request id and an access log line.
   app.use(requestContextMiddleware(app.get(GatewayMetrics)));
+  app.use(docsPathsMiddleware(settings.DOCS_ENABLED));
+  app.use(methodNotAllowedMiddleware(ReservedRoutes.fromDocument(document)));
   app.use(jsonBodyParser(settings.MAX_BODY_SIZE));
   app.set('etag', false);
   app.set('x-powered-by', false);
@@ -47,16 +55,11 @@ export function configureGatewayApp(app: NestExpressApplication): void {
   app.set('query parser', (query: string) => qs.parse(query, { allowPrototypes: false }));
   app.useGlobalFilters(new GatewayExceptionFilter());
   if (settings.DOCS_ENABLED) {
-    // Registered before the catch-all route, so /docs is not proxied upstream.
-    const document = SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('Metadata Gateway')
-        .setDescription('Tags OpenAI-compatible calls with rollout metadata, forwards them, and returns complete Langfuse traces per rollout.')
-        .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Gateway-Key' }, 'gateway-key')
-        .build(),
-    );
-    SwaggerModule.setup('docs', app, document);
+    // Registered here, before any controller route (the catch-all's included): the UI with /docs-json and /docs-yaml…
+    SwaggerModule.setup(DOCS_PATH, app, document);
+    // …and the document where the eval-protocol SDK's validation script looks for it.
+    SwaggerModule.setup(OPENAPI_JSON_PATH, app, document, { ui: false, raw: ['json'], jsonDocumentUrl: OPENAPI_JSON_PATH });
+    app.use(DOCS_PATH, docsNotFoundMiddleware());
   }
 }
 

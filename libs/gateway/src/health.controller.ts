@@ -1,10 +1,12 @@
 import { Controller, Get, HttpCode, HttpStatus, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Public } from '@app/auth';
 import { withDeadline } from '@app/common';
 import { CompletenessStore, RolloutTracker, TrackingSettings } from '@app/completeness-tracking';
 import { CompletionTracer } from '@app/completion-forwarding';
 import { CredentialVault } from '@app/credential-vault';
+import { HealthBody, ReadyBody } from './health.model';
 
 /**
  * Liveness, and readiness as "can this gateway keep its promise": every
@@ -14,6 +16,7 @@ import { CredentialVault } from '@app/credential-vault';
  * /traces wait for it); a full retry queue is `unavailable` (503: calls
  * would fail, take the replica out of service).
  */
+@ApiTags('operations')
 @Public()
 @Controller()
 export class HealthController {
@@ -28,11 +31,16 @@ export class HealthController {
   /** Liveness, the original's exact body. */
   @Get(['health', 'v1/health'])
   @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: 'Liveness', description: 'The original’s exact body. Open (no gateway key).' })
+  @ApiOkResponse({ type: HealthBody, example: { status: 'healthy', service: 'metadata-proxy' } })
   health() {
     return { status: 'healthy', service: 'metadata-proxy' };
   }
 
   @Get(['ready', 'health/ready'])
+  @ApiOperation({ summary: 'Readiness', description: 'Can this gateway keep its promise: the completeness store answers, and Langfuse takes traces. Open (no gateway key).' })
+  @ApiOkResponse({ type: ReadyBody, description: '`ready` or `degraded`.' })
+  @ApiServiceUnavailableResponse({ type: ReadyBody, description: '`unavailable`: the registration retry queue is full; take the replica out of service.' })
   async ready(@Res({ passthrough: true }) res: Response) {
     const started = Date.now();
     const [store, traces] = await Promise.all([

@@ -1,12 +1,15 @@
 import { CanActivate, Controller, ExecutionContext, Get, Header, Injectable, OnModuleInit, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import type { BlockList } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { Public, RequestAuthenticator } from '@app/auth';
+import { ApiGatewayErrors, GatewayErrorCode } from '@app/common';
 import { RolloutTracker } from '@app/completeness-tracking';
 import { CompletionTracer, TracerStatus } from '@app/completion-forwarding';
 import { addressBlockList, addressListHas } from './address-list';
 import { AppSettings } from './app.settings';
+import { BEARER_SCHEME, GATEWAY_KEY_SCHEME } from './openapi.document';
 
 /**
  * Prometheus metrics. Route labels are Express route patterns (ids are
@@ -133,6 +136,7 @@ export class MetricsAccessGuard implements CanActivate {
   }
 }
 
+@ApiTags('operations')
 @Public()
 @UseGuards(MetricsAccessGuard)
 @Controller()
@@ -140,6 +144,18 @@ export class MetricsController {
   constructor(private readonly metrics: GatewayMetrics) {}
 
   @Get('metrics')
+  @ApiOperation({
+    summary: 'Prometheus metrics',
+    description: 'Open to addresses in METRICS_ALLOW; anyone else authenticates like on any route (so it is open with AUTH_PROVIDER=none).',
+  })
+  // Besides the open requirement @Public() documents (METRICS_ALLOW addresses): a key like any route.
+  @ApiSecurity(GATEWAY_KEY_SCHEME)
+  @ApiBearerAuth(BEARER_SCHEME)
+  @ApiOkResponse({
+    description: 'Prometheus text exposition format 0.0.4.',
+    content: { 'text/plain': { schema: { type: 'string' }, example: 'gateway_http_requests_total{route="/v1/traces",method="GET",status="200"} 3\n' } },
+  })
+  @ApiGatewayErrors(GatewayErrorCode.Unauthenticated)
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   scrape(): Promise<string> {
     return this.metrics.registry.metrics();

@@ -6,6 +6,5 @@ export type { RolloutLogStoreOptions } from './rollout-log.store';
 export { STATUS_FINISHED, STATUS_RUNNING } from './rollout-log.entry';
 export type { RolloutStatus, StoredLogEntry, StoredStatus } from './rollout-log.entry';
 export { RolloutLogsService } from './rollout-logs.service';
-export type { LogEntryView, StatusView } from './rollout-logs.service';
+export type { LogEntryView, RolloutProgressView, StatusView } from './rollout-status.model';
 export { RolloutProgressService } from './rollout-progress.service';
-export type { RolloutProgressView } from './rollout-progress.service';

@@ -1,6 +1,7 @@
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { IsArray, IsObject, IsOptional, IsString, MaxLength, validateSync, ValidationError } from 'class-validator';
 import { randomUUID } from 'node:crypto';
-import { GatewayError, GatewayErrorCode } from '@app/common';
+import { GatewayError, GatewayErrorCode, JSON_VALUE } from '@app/common';
 import { rolloutIdsOf, StoredLogEntry } from './rollout-log.entry';
 import { RolloutStatusLimits } from './rollout-status.settings';
 import { isPlainObject, normalizeStatus } from './status.normalizer';
@@ -13,6 +14,30 @@ export const MAX_PROGRAM_LENGTH = 256;
 /** The top-level fields of a log entry that are read; anything else in the body is ignored. */
 const POST_LOG_FIELDS = ['program', 'status', 'message', 'tags', 'extras', 'metadata', 'severity'] as const satisfies ReadonlyArray<keyof PostLogBody>;
 
+/** `status` as current SDKs post it (documentation only; normalizeStatus reads it). */
+export class PostedStatus {
+  @ApiProperty({ type: 'integer', minimum: 0, description: '101 = still running, 100 = finished, else a google.rpc.Code (e.g. 13 = internal error).', example: 100 })
+  code: number;
+
+  @ApiPropertyOptional({ example: 'Rollout finished' })
+  message?: string;
+
+  @ApiPropertyOptional({ ...JSON_VALUE, description: 'Any JSON value.', example: [] })
+  details?: unknown;
+}
+
+/** `status` as some SDK versions posted it. */
+export class PostedLegacyStatus {
+  @ApiProperty({ type: 'integer', minimum: 0, example: 101 })
+  status_code: number;
+
+  @ApiPropertyOptional()
+  status_message?: string;
+
+  @ApiPropertyOptional({ ...JSON_VALUE, description: 'Any JSON value.' })
+  status_details?: unknown;
+}
+
 /**
  * The body of `POST /logs` as eval-protocol's FireworksTracingHttpHandler
  * sends it. Only types are declared here; the configurable bounds and the
@@ -24,34 +49,51 @@ const POST_LOG_FIELDS = ['program', 'status', 'message', 'tags', 'extras', 'meta
  * which plainToInstance recurses into and crashed on (a `constructor` key,
  * deep nesting). They stay the plain values JSON.parse made.
  */
+@ApiExtraModels(PostedStatus, PostedLegacyStatus)
 export class PostLogBody {
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: MAX_PROGRAM_LENGTH, example: 'eval_protocol' })
   @IsOptional()
   @IsString()
   @MaxLength(MAX_PROGRAM_LENGTH)
   program?: string | null;
 
   /** One of three shapes; see normalizeStatus. */
+  @ApiPropertyOptional({
+    description:
+      'The rollout’s status, in any of the shapes SDK versions post: `{code, message, details}`, `{status_code, status_message, status_details}`, or a word (running, finished, error, …) with `metadata.status_code` / `status_message` / `status_details`. Stored as `{code, message, details}`; GET /status returns the newest.',
+    oneOf: [{ $ref: getSchemaPath(PostedStatus) }, { $ref: getSchemaPath(PostedLegacyStatus) }, { type: 'string', example: 'finished' }],
+    nullable: true,
+  })
   @IsOptional()
   status?: unknown;
 
+  @ApiProperty({ description: 'At most ROLLOUT_LOG_MAX_MESSAGE_CHARS characters.', example: 'Rollout finished' })
   @IsString()
   message: string;
 
+  @ApiProperty({
+    type: [String],
+    description: 'At least one `rollout_id:<id>` tag: the entry is stored under every rollout named (at most ROLLOUT_LOG_MAX_TAGS tags).',
+    example: ['rollout_id:r-42', 'experiment_id:exp-1'],
+  })
   @IsArray()
   @IsString({ each: true })
   @MaxLength(MAX_TAG_LENGTH, { each: true })
   tags: string[];
 
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true, description: 'Kept with the entry; `extras.level` gives the severity when `severity` is absent.', example: { level: 'INFO' } })
   @IsOptional()
   @IsObject()
   extras?: Record<string, unknown> | null;
 
   /** Older SDKs: status_code / status_message / status_details next to `status: "<word>"`. */
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true, description: 'Older SDKs: `status_code`, `status_message`, `status_details` next to `status: "<word>"`; other members are kept under `extras.metadata`.' })
   @IsOptional()
   @IsObject()
   metadata?: Record<string, unknown> | null;
 
   /** Not sent by the SDK today (it puts the level in extras.level); honoured when present. */
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'DEFAULT, DEBUG, INFO, NOTICE, WARNING, ERROR, CRITICAL, ALERT or EMERGENCY (WARN, FATAL, TRACE, ERR accepted).' })
   @IsOptional()
   @IsString()
   severity?: string | null;

@@ -1,10 +1,17 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { JSON_VALUE } from '@app/common';
 import { ROLLOUT_TAG_PREFIX, tagValues } from '@app/routing-metadata';
 
 /** A rollout status as stored and returned: eval-protocol's `Status` (AIP-193 shaped). */
-export interface RolloutStatus {
+export class RolloutStatus {
   /** google.rpc.Code numbers, plus eval-protocol's 100 = finished and 101 = running. */
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'google.rpc.Code numbers, plus eval-protocol’s 100 = finished and 101 = still running.', example: 100 })
   code: number;
+
+  @ApiProperty({ example: 'Rollout finished' })
   message: string;
+
+  @ApiProperty({ ...JSON_VALUE, description: 'Any JSON value (`[]` when none was sent).', example: [] })
   details: unknown;
 }
 

@@ -3,27 +3,10 @@ import { GatewayError, GatewayErrorCode } from '@app/common';
 import type { RolloutRef } from '@app/routing-metadata';
 import { parseLogEntry } from './log-entry.parser';
 import { LogsQuery } from './logs.query';
-import { RolloutStatus, StoredLogEntry } from './rollout-log.entry';
+import { StoredLogEntry } from './rollout-log.entry';
 import { RolloutLogStore } from './rollout-log.store';
+import { LogEntryView, LogListView, PostedLogView, StatusView } from './rollout-status.model';
 import { RolloutStatusSettings } from './rollout-status.settings';
-
-export interface LogEntryView {
-  timestamp: string;
-  message: string;
-  severity: string;
-  tags: string[];
-  status: RolloutStatus | null;
-  extras: Record<string, unknown> | null;
-  program: string | null;
-}
-
-export interface StatusView {
-  rollout_id: string;
-  status: RolloutStatus | null;
-  extras: Record<string, unknown> | null;
-  /** When the gateway received the entry that set the status (ISO), or null. */
-  timestamp: string | null;
-}
 
 /** Entries read per store round-trip while filtering a GET /logs. */
 const PAGE_SIZE = 200;
@@ -39,7 +22,7 @@ export class RolloutLogsService {
   ) {}
 
   /** Validates one posted entry and appends it to every rollout its tags name, in the caller's project. */
-  async post(body: unknown, projectId: string | undefined): Promise<{ ok: true; rollout_ids: string[]; timestamp: string }> {
+  async post(body: unknown, projectId: string | undefined): Promise<PostedLogView> {
     const { rolloutIds, entry } = parseLogEntry(body, this.config);
     await this.guard('store the log entry', () => Promise.all(rolloutIds.map((rolloutId) => this.store.append({ projectId, rolloutId }, entry))));
     return { ok: true, rollout_ids: rolloutIds, timestamp: new Date(entry.ts).toISOString() };
@@ -50,7 +33,7 @@ export class RolloutLogsService {
    * match `program` and are within `hours_back`. Pages through the bounded
    * list and stops at `limit` or at the first entry older than the window.
    */
-  async query(q: LogsQuery, projectId: string | undefined): Promise<{ entries: LogEntryView[]; total_entries: number }> {
+  async query(q: LogsQuery, projectId: string | undefined): Promise<LogListView> {
     const rollout = { projectId, rolloutId: q.rolloutId };
     const matches: StoredLogEntry[] = [];
     const seen = new Set<string>();

@@ -3,22 +3,9 @@ import { GatewayError, GatewayErrorCode } from '@app/common';
 import { RolloutTracker } from '@app/completeness-tracking';
 import type { RolloutRef } from '@app/routing-metadata';
 import { TraceRetrievalService } from '@app/trace-retrieval';
-import { RolloutStatus } from './rollout-log.entry';
 import { RolloutLogsService } from './rollout-logs.service';
+import { RolloutProgressView } from './rollout-status.model';
 import { newestUuidV7, uuidV7Time } from './uuid-v7';
-
-export interface RolloutProgressView {
-  rollout_id: string;
-  /** Completions recorded for the rollout so far (ids in the completeness store, plus any queued for retry). */
-  expected_completions: number;
-  newest_insertion_id: string | null;
-  /** Decoded from the UUIDv7 of newest_insertion_id. */
-  newest_insertion_at: string | null;
-  status: RolloutStatus | null;
-  status_updated_at: string | null;
-  log_entries: number;
-  langfuse?: { project_id: string | null; visible: number; expected: number };
-}
 
 /** Our own progress view of a rollout: what was recorded, what was reported, and optionally what Langfuse shows. */
 @Injectable()

@@ -39,7 +39,7 @@ export const CHAT_COMPLETION_PATHS: string[] = (() => {
   return paths;
 })();
 
-const MAX_ID_LENGTH = 256;
+export const MAX_ID_LENGTH = 256;
 
 export function parseChatRoute(params: ChatRouteParams): ChatRoute {
   const route: ChatRoute = {};

@@ -4,3 +4,4 @@ export { buildMetadataTags, buildTrailTags, CHAT_COMPLETION_PATHS, decodeBaseUrl
 export type { ChatRouteParams } from './chat-route.parser';
 export { matchChatRoute } from './chat-route.matcher';
 export type { MatchedChatRoute } from './chat-route.matcher';
+export { ApiRouteParams } from './route-param.docs';

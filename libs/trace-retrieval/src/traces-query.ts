@@ -1,3 +1,4 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsArray, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Max, MaxLength, Min, validateSync } from 'class-validator';
 import { GatewayError, GatewayErrorCode } from '@app/common';
@@ -92,18 +93,33 @@ function toTags({ value }: { value: unknown }): unknown {
   return list.filter((v) => v !== '');
 }
 
+/** The query as the wire has it: validated here (parseTracesQuery), documented for /openapi.json. */
 export class TracesQueryDto {
+  @ApiPropertyOptional({
+    type: [String],
+    description:
+      'Repeat for several (`?tags=a&tags=b`); a trace must carry all. With `rollout_id:<id>` tags each named rollout is read complete (every recorded completion, or 404 `incomplete_traces`); without one, a plain tag-filtered read of the newest `limit` traces.',
+    example: ['rollout_id:r-42'],
+  })
   @Transform(toTags)
   @IsArray()
   @IsString({ each: true })
   tags: string[] = [];
 
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_COUNT,
+    default: 100,
+    description: 'A rollout read: the page size of Langfuse list calls, never a cap on a complete answer. A read without a rollout: the newest `limit` traces.',
+  })
   @Transform(toNumber)
   @IsInt()
   @Min(1)
   @Max(MAX_COUNT)
   limit: number = 100;
 
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_COUNT, description: 'Return at most this many traces, sampled, once the rollout is complete (not on /pointwise).' })
   @Transform(toNumber)
   @IsOptional()
   @IsInt()
@@ -116,6 +132,7 @@ export class TracesQueryDto {
    * send. The gateway reads every page itself, so it is checked (a positive
    * integer) and otherwise ignored.
    */
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_COUNT, description: 'Checked and ignored: the gateway reads every page itself.' })
   @Transform(toNumber)
   @IsOptional()
   @IsInt()
@@ -123,42 +140,50 @@ export class TracesQueryDto {
   @Max(MAX_COUNT)
   page?: number;
 
+  @ApiPropertyOptional({ description: 'Only traces of this user.' })
   @Transform(toOptionalString)
   @IsOptional()
   @IsString()
   user_id?: string;
 
+  @ApiPropertyOptional({ description: 'Only traces of this session.' })
   @Transform(toOptionalString)
   @IsOptional()
   @IsString()
   session_id?: string;
 
+  @ApiPropertyOptional({ description: 'Only traces of this name.' })
   @Transform(toOptionalString)
   @IsOptional()
   @IsString()
   name?: string;
 
+  @ApiPropertyOptional({ description: 'Only traces of this Langfuse environment.' })
   @Transform(toOptionalString)
   @IsOptional()
   @IsString()
   environment?: string;
 
+  @ApiPropertyOptional({ description: 'Only traces of this version.' })
   @Transform(toOptionalString)
   @IsOptional()
   @IsString()
   version?: string;
 
+  @ApiPropertyOptional({ description: 'Only traces of this release.' })
   @Transform(toOptionalString)
   @IsOptional()
   @IsString()
   release?: string;
 
+  @ApiPropertyOptional({ maxLength: MAX_TEXT, description: 'Accepted as the original does; it never narrows the answer: every trace carries its input, output and observations whatever it says.' })
   @Transform(toOptionalString)
   @IsOptional()
   @IsString()
   @MaxLength(MAX_TEXT)
   fields?: string;
 
+  @ApiPropertyOptional({ type: 'number', exclusiveMinimum: true, minimum: 0, maximum: MAX_HOURS_BACK, description: 'Only traces of the last this many hours (when neither timestamp is given).' })
   @Transform(toNumber)
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
@@ -167,16 +192,19 @@ export class TracesQueryDto {
   hours_back?: number;
 
   // strict: 2026-02-30 is refused rather than read as March 2.
+  @ApiPropertyOptional({ format: 'date-time', description: 'ISO 8601 (without a zone: UTC); only traces at or after it. Must be before to_timestamp.', example: '2026-01-31T12:00:00Z' })
   @Transform(toOptionalString)
   @IsOptional()
   @IsISO8601({ strict: true })
   from_timestamp?: string;
 
+  @ApiPropertyOptional({ format: 'date-time', description: 'ISO 8601 (without a zone: UTC); only traces before it.' })
   @Transform(toOptionalString)
   @IsOptional()
   @IsISO8601({ strict: true })
   to_timestamp?: string;
 
+  @ApiPropertyOptional({ type: 'number', minimum: 0, maximum: 60, description: 'Seconds between consecutive Langfuse reads of one worker (the gateway also paces itself within its rate budget).', example: 0.1 })
   @Transform(toNumber)
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
@@ -184,6 +212,13 @@ export class TracesQueryDto {
   @Max(60)
   sleep_between_gets?: number;
 
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 0,
+    maximum: 20,
+    default: 3,
+    description: 'Langfuse reads in all, as in the original: the first read, then re-queries for the traces still missing, with exponential backoff; 0 reads once.',
+  })
   @Transform(toNumber)
   @IsInt()
   @Min(0)
