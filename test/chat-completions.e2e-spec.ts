@@ -517,6 +517,7 @@ describe('metrics', () => {
     const gw = await startGateway({ LITELLM_URL: `${upstream.url}/v1`, REDIS_URL: testRedisUrl() });
     try {
       await client(gw, metadataPath({ rollout: rid() })).chat.completions.create({ model: 'm', messages: [] });
+      await settleRegistrations(gw); // a busy machine may have queued it (it counts once stored)
       const text = await (await fetch(`${gw.url}/metrics`)).text();
       expect(text).toMatch(/gateway_http_requests_total\{route="\/rollout_id\/:rollout_id\/invocation_id\/:invocation_id\/experiment_id\/:experiment_id\/run_id\/:run_id\/row_id\/:row_id\/chat\/completions",method="POST",status="200"\} 1/);
       expect(text).toMatch(/gateway_completions_recorded_total 1/);
