@@ -12,8 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { LangfuseCompletionTracer } from '@app/langfuse-export';
 import { FakeLangfuse, startFakeLangfuse } from './fakes/fake-langfuse.server';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
-import { json, metadataPath, StartedGateway, startGateway, writeSecrets } from './support/gateway';
-import { testRedisUrl } from './support/redis';
+import { exportingGatewaySettings, json, metadataPath, StartedGateway, startGateway } from './support/gateway';
 
 const PROJECTS = [
   { projectId: 'proj-a', publicKey: 'pk-lf-ep-a', secretKey: 'sk-lf-ep-SECRET-a' },
@@ -30,18 +29,8 @@ const prefix = `ep-${randomUUID().slice(0, 8)}`;
 
 async function gateway(extra: Record<string, string>): Promise<StartedGateway> {
   return startGateway({
-    LITELLM_URL: `${upstream.url}/v1`,
-    REDIS_URL: testRedisUrl(),
-    REDIS_KEY_PREFIX: prefix,
-    LANGFUSE_EXPORT: 'true',
-    LANGFUSE_HOST: langfuse.url,
-    LANGFUSE_FLUSH_INTERVAL: '0.1',
+    ...exportingGatewaySettings({ upstreamUrl: upstream.url, langfuseUrl: langfuse.url, prefix, projects: PROJECTS }),
     LANGFUSE_COMPLETENESS_BACKOFF_MS: '100',
-    SECRETS_PATH: writeSecrets(`
-langfuse_keys:
-${PROJECTS.map((p) => `  ${p.projectId}: { public_key: ${p.publicKey}, secret_key: ${p.secretKey} }`).join('\n')}
-default_project_id: proj-a
-`),
     ...extra,
   });
 }

@@ -16,6 +16,7 @@ import { RolloutTracker } from '@app/completeness-tracking';
 import { RedisKeys } from '@app/redis';
 import { APP_GATEWAY_OPTIONS } from '../../apps/gateway/src/app.module';
 import { TEST_EXPORT_WORKER_SCRIPT } from './export-worker';
+import { testRedisUrl } from './redis';
 
 export interface StartedGateway {
   url: string;
@@ -98,6 +99,32 @@ export function metadataPath(m: { rollout: string; invocation?: string; experime
     m.baseUrl ? `/encoded_base_url/${encodeBaseUrl(m.baseUrl)}` : '',
   ];
   return parts.join('');
+}
+
+/**
+ * Settings of a gateway that forwards to `upstreamUrl`, records in the test
+ * Redis under `prefix` and exports to the fake Langfuse at `langfuseUrl`, with
+ * `projects` in its secrets file (the first is the default project). Two
+ * gateways with the same prefix share their rollouts (e.g. one reading
+ * through v2, one through the legacy API).
+ */
+export function exportingGatewaySettings(options: {
+  upstreamUrl: string;
+  langfuseUrl: string;
+  prefix: string;
+  projects: Array<{ projectId: string; publicKey: string; secretKey: string }>;
+}): Record<string, string> {
+  return {
+    LITELLM_URL: `${options.upstreamUrl}/v1`,
+    REDIS_URL: testRedisUrl(),
+    REDIS_KEY_PREFIX: options.prefix,
+    LANGFUSE_EXPORT: 'true',
+    LANGFUSE_HOST: options.langfuseUrl,
+    LANGFUSE_FLUSH_INTERVAL: '0.1',
+    SECRETS_PATH: writeSecrets(
+      `langfuse_keys:\n${options.projects.map((p) => `  ${p.projectId}: { public_key: ${p.publicKey}, secret_key: ${p.secretKey} }`).join('\n')}\ndefault_project_id: ${options.projects[0].projectId}\n`,
+    ),
+  };
 }
 
 /** fetch's json() is `unknown` under Node's types; tests read fields freely. */
