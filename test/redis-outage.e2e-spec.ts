@@ -78,7 +78,9 @@ it('keeps every id through a Redis outage', async () => {
   expect(res.status).toBe(200);
   expect(ready.status).toBe('degraded');
   expect(ready.reasons.join(' ')).toMatch(/completeness store does not answer/);
-  expect(ready.tracking).toMatchObject({ pending: 3, queue_size: 5 });
+  // The replica's trade-off, where an operator looks: only its reads count the queued ids; a kill loses them.
+  expect(ready.reasons.join(' ')).toMatch(/3 registration\(s\) wait in this replica's retry queue: until the store takes them only this replica's reads count them.*a kill \(SIGKILL, OOM\) loses them/);
+  expect(ready.tracking).toMatchObject({ pending: 3, queue_size: 5, pending_counted_by: 'this replica only' });
 
   const during = [...first.map((t) => t.id), await call(), await call()];
   res = await fetch(`${gw.url}/ready`);

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import Redis from 'ioredis';
 import { CompletenessStore, TrackingSettings } from '@app/completeness-tracking';
-import { RedisConnection } from '@app/redis';
+import { RedisClient, RedisConnection } from '@app/redis';
 import type { RolloutRef } from '@app/routing-metadata';
 
 /**
@@ -14,7 +13,7 @@ import type { RolloutRef } from '@app/routing-metadata';
 @Injectable()
 export class SortedSetCompletenessStore extends CompletenessStore {
   readonly kind = 'redis-sorted-set';
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
 
   constructor(
     private readonly connection: RedisConnection,

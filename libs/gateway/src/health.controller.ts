@@ -54,6 +54,12 @@ export class HealthController {
     const queueFull = tracking.pending >= this.tracking.REGISTRATION_QUEUE_SIZE;
     const reasons: string[] = [];
     if (!store.ok) reasons.push(`the completeness store does not answer; registrations wait in the retry queue (${tracking.pending} of ${this.tracking.REGISTRATION_QUEUE_SIZE})`);
+    if (tracking.pending > 0) {
+      // The trade-off of a replica's queue, spelled out where an operator looks.
+      reasons.push(
+        `${tracking.pending} registration(s) wait in this replica's retry queue: until the store takes them only this replica's reads count them (another replica's /traces may answer "Incomplete traces"); a SIGTERM writes them to SPOOL_DIR for the next start, a kill (SIGKILL, OOM) loses them`,
+      );
+    }
     if (traces?.failing) reasons.push(`Langfuse does not take traces now; ${traces.waiting ?? 'some'} wait and are retried`);
     const status = queueFull ? 'unavailable' : reasons.length > 0 ? 'degraded' : 'ready';
     if (queueFull) res.status(HttpStatus.SERVICE_UNAVAILABLE);
@@ -61,7 +67,7 @@ export class HealthController {
       status,
       ...(reasons.length > 0 ? { reasons } : {}),
       store,
-      tracking: { ...tracking, queue_size: this.tracking.REGISTRATION_QUEUE_SIZE },
+      tracking: { ...tracking, queue_size: this.tracking.REGISTRATION_QUEUE_SIZE, pending_counted_by: 'this replica only' },
       traces: traces ?? null,
       tracing_configured: this.vault.tracingConfigured,
     };

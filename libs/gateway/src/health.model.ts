@@ -41,6 +41,12 @@ export class ReadyTracking {
 
   @ApiProperty({ description: 'REGISTRATION_QUEUE_SIZE.' })
   queue_size: number;
+
+  @ApiProperty({
+    enum: ['this replica only'],
+    description: "Whose reads count the pending registrations until the store takes them: this replica's alone. A SIGTERM writes them to SPOOL_DIR; a kill loses them.",
+  })
+  pending_counted_by: 'this replica only';
 }
 
 export class ReadyBody {

@@ -48,7 +48,7 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
     super();
     if (!settings.LANGFUSE_EXPORT) return;
     const log: ExportLog = (level, message) => (level === 'error' ? this.logger.error(message) : level === 'warn' ? this.logger.warn(message) : this.logger.log(message));
-    const streamKey = redis.client ? redis.keys.shared('langfuse-traces') : undefined;
+    const streamKey = redis.client && redis.topology ? redis.keys.shared('langfuse-traces') : undefined;
     const engine: EngineOptions = {
       flushAt: settings.LANGFUSE_FLUSH_AT,
       flushIntervalMs: settings.LANGFUSE_FLUSH_INTERVAL * 1000,
@@ -58,7 +58,7 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
       timeoutMs: settings.LANGFUSE_EXPORT_TIMEOUT_MS,
       stream: streamKey
         ? {
-            connection: redis.connectionOptions(),
+            connection: redis.topology!,
             key: streamKey,
             readAhead: Math.min(settings.LANGFUSE_EXPORT_QUEUE_SIZE, Math.max(1_024, settings.LANGFUSE_FLUSH_AT * settings.LANGFUSE_EXPORT_CONCURRENCY * 4)),
             claimIdleMs: CLAIM_IDLE_MS,

@@ -31,7 +31,7 @@ function consumer(key: string, name: string, claimIdleMs = 400, readAhead = 100)
   const log = (level: string, message: string) => logs.push(`${level} ${message}`);
   const delivery = new Delivery({ flushAt: 10, flushIntervalMs: 20, concurrency: 2, maxHeld: 100, timeoutMs: 1_000 }, log);
   delivery.setCredentials({ projectId: 'p1', publicKey: 'pk-lf-1', secretKey: 'sk-lf-SECRET-1', host: langfuse.url });
-  const c = new StreamConsumer({ connection: { url: testRedisUrl(), port: 6379 }, key, readAhead, claimIdleMs, consumerName: name }, delivery, log);
+  const c = new StreamConsumer({ connection: { kind: 'single', url: testRedisUrl(), options: {} }, key, readAhead, claimIdleMs, consumerName: name }, delivery, log);
   c.start();
   return { c, delivery, logs };
 }

@@ -10,7 +10,9 @@
  *
  * Runs in the export worker thread: no Nest, no `@app/*` aliases at run time.
  */
-import Redis, { RedisOptions } from 'ioredis';
+import Redis, { Cluster, RedisOptions } from 'ioredis';
+// Types only (erased): this file runs in the export worker, which loads no Nest lib.
+import type { RedisClient, RedisTopology } from '@app/redis';
 import { hostname } from 'node:os';
 import type { Delivery, ExportLog } from './delivery';
 import type { TraceRecord } from './trace-record';
@@ -29,16 +31,9 @@ export function compareStreamIds(a: string, b: string): number {
   return am !== bm ? am - bm : as - bs;
 }
 
-/** How to reach Redis from another connection (the stream reader). Holds the password: never log it. */
-export interface StreamConnection {
-  url?: string;
-  host?: string;
-  port: number;
-  password?: string;
-}
-
 export interface StreamConsumerOptions {
-  connection: StreamConnection;
+  /** Where Redis is (one node, a cluster, Sentinel): the gateway's RedisConnection.topology. Holds the password: never log it. */
+  connection: RedisTopology;
   key: string;
   /** Records taken from the stream but not yet delivered, at most (the rest waits in Redis). */
   readAhead: number;
@@ -51,8 +46,8 @@ export interface StreamConsumerOptions {
 const READ_BLOCK_MS = 1_000;
 
 export class StreamConsumer {
-  private readonly reader: Redis;
-  private readonly writer: Redis;
+  private readonly reader: RedisClient;
+  private readonly writer: RedisClient;
   private readonly name: string;
   /** Entries handed to the delivery and not settled yet. */
   private readonly mine = new Set<string>();
@@ -73,12 +68,10 @@ export class StreamConsumer {
     private readonly log: ExportLog,
   ) {
     this.name = options.consumerName ?? hostname();
-    const common: RedisOptions = { maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(times * 200, 2_000), lazyConnect: true };
-    const { url, host, port, password } = options.connection;
+    const retryStrategy = (times: number) => Math.min(times * 200, 2_000);
     // Named so an operator tells them apart in CLIENT LIST.
-    const reader: RedisOptions = { ...common, connectionName: `mgw-trace-reader:${this.name}` };
-    this.reader = url ? new Redis(url, reader) : new Redis({ ...reader, host, port, password });
-    this.writer = this.reader.duplicate({ connectionName: `mgw-trace-writer:${this.name}` });
+    this.reader = connect(options.connection, { maxRetriesPerRequest: 1, retryStrategy, connectionName: `mgw-trace-reader:${this.name}` });
+    this.writer = connect(options.connection, { maxRetriesPerRequest: 1, retryStrategy, connectionName: `mgw-trace-writer:${this.name}` });
     // Connection errors surface on the commands; the loop reports them once.
     this.reader.on('error', () => undefined);
     // A read whose answer was lost with the connection left entries pending
@@ -179,7 +172,8 @@ export class StreamConsumer {
     try {
       const ids = [...this.mine];
       for (let i = 0; i < ids.length; i += 500) {
-        await this.writer.xclaim(this.options.key, STREAM_GROUP, this.name, 0, ...ids.slice(i, i + 500), 'JUSTID');
+        // (the cluster client takes the same arguments; TypeScript's overloads do not resolve on the union)
+        await (this.writer as Redis).xclaim(this.options.key, STREAM_GROUP, this.name, 0, ...ids.slice(i, i + 500), 'JUSTID');
       }
       let cursor = '0-0';
       do {
@@ -256,8 +250,25 @@ export class StreamConsumer {
   }
 }
 
+/**
+ * A client for the topology (as @app/redis's createRedisClient builds one,
+ * which the worker cannot load): lazy, so the loop connects and reports.
+ */
+function connect(topology: RedisTopology, options: RedisOptions): RedisClient {
+  if (topology.kind === 'cluster') {
+    return new Cluster(topology.nodes, {
+      lazyConnect: true,
+      clusterRetryStrategy: options.retryStrategy,
+      redisOptions: { ...topology.options, ...options },
+      ...(topology.options.tls ? { dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) => callback(null, address) } : {}),
+    });
+  }
+  const all = { ...topology.options, ...options, lazyConnect: true };
+  return topology.kind === 'single' && topology.url ? new Redis(topology.url, all) : new Redis(all);
+}
+
 /** QUIT waits for a reply: only when connected; otherwise stop reconnecting now. */
-async function close(client: Redis): Promise<void> {
+async function close(client: RedisClient): Promise<void> {
   if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
   else if (client.status !== 'end') client.disconnect();
 }

@@ -13,12 +13,15 @@
  *
  * Every rollout goes to one project (the one its traces are in: usually the
  * secrets file's default_project_id). Nothing is deleted: ids are merged
- * into the new set (SUNIONSTORE), logs and status copied when the new key
- * does not exist yet; expiry times are kept. A dry run (the default) only
- * reports what it would do.
+ * into the new set, logs and status copied when the new key does not exist
+ * yet; expiry times are kept. Values are read and written again (not
+ * SUNIONSTORE/COPY): the old and new keys sit in different slots of a
+ * Redis Cluster. A dry run (the default) only reports what it would do.
  */
+import { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
 import { RedisKeys } from './redis-keys';
+import type { RedisClient } from './redis-topology';
 
 export type KeyLayout = 'original' | 'prefixed';
 
@@ -48,7 +51,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const KINDS = ['ids', 'logs', 'status'] as const;
 const GATEWAY_KEY = /\{[^{}]*\}:(ids|logs|status)$/;
 
-export async function migrateRolloutKeys(redis: Redis, options: KeyMigrationOptions): Promise<KeyMigrationReport> {
+export async function migrateRolloutKeys(redis: RedisClient, options: KeyMigrationOptions): Promise<KeyMigrationReport> {
   if (!options.project) throw new Error('Say which project the rollouts belong to (project=…): usually default_project_id of the secrets file.');
   const keys = new RedisKeys(options.prefix);
   const report: KeyMigrationReport = { copied: [], skipped: [] };
@@ -101,8 +104,8 @@ export async function migrateRolloutKeys(redis: Redis, options: KeyMigrationOpti
     if (kind === 'ids') {
       const ids = await redis.scard(key);
       if (options.apply) {
-        const [ttlFrom, ttlTo] = await Promise.all([redis.pttl(key), redis.pttl(to)]);
-        await redis.sunionstore(to, to, key);
+        const [ttlFrom, ttlTo, members] = await Promise.all([redis.pttl(key), redis.pttl(to), redis.smembers(key)]);
+        if (members.length > 0) await redis.sadd(to, ...members);
         // Keep the longer life of the two; a key without expiry stays without.
         if (ttlFrom === -1 || ttlTo === -1) await redis.persist(to);
         else await redis.pexpire(to, Math.max(ttlFrom, ttlTo));
@@ -115,7 +118,7 @@ export async function migrateRolloutKeys(redis: Redis, options: KeyMigrationOpti
         log(`left ${key}: ${to} exists already`);
         continue;
       }
-      if (options.apply) await redis.copy(key, to);
+      if (options.apply) await copyKey(redis, key, to);
       report.copied.push({ from: key, to, kind });
       log(`${options.apply ? 'copied' : 'would copy'} ${key} → ${to}`);
     }
@@ -123,15 +126,34 @@ export async function migrateRolloutKeys(redis: Redis, options: KeyMigrationOpti
   return report;
 }
 
-async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
+/** Every key matching `pattern`; on a cluster, of every master. */
+async function scanAll(redis: RedisClient, pattern: string): Promise<string[]> {
+  const nodes: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];
   const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    found.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      found.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+  }
   return [...new Set(found)];
+}
+
+/** A list or hash copied to a new key (in any slot), with its expiry. */
+async function copyKey(redis: RedisClient, from: string, to: string): Promise<void> {
+  const [type, ttl] = await Promise.all([redis.type(from), redis.pttl(from)]);
+  if (type === 'list') {
+    const items = await redis.lrange(from, 0, -1);
+    if (items.length > 0) await redis.rpush(to, ...items);
+  } else if (type === 'hash') {
+    const fields = await redis.hgetall(from);
+    if (Object.keys(fields).length > 0) await redis.hset(to, fields);
+  } else {
+    throw new Error(`${from} is a ${type}: only lists (logs) and hashes (status) are copied`);
+  }
+  if (ttl > 0) await redis.pexpire(to, ttl);
 }
 
 function escapeGlob(text: string): string {

@@ -1,44 +1,44 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
-import Redis from 'ioredis';
 import { RedisKeys } from './redis-keys';
+import { createRedisClient, describeTopology, RedisClient, RedisTopology, topologyOf } from './redis-topology';
 import { TickBatcher } from './tick-batcher';
 import { RedisSettings } from './redis.settings';
 
 /**
- * The gateway's one Redis client (or none: no REDIS_URL / REDIS_HOST), the
- * key layout, and a health check. Stores share it; it is closed after every
+ * The gateway's one Redis client (or none: no Redis configured), the key
+ * layout, and a health check. One node, a Redis Cluster or a master behind
+ * Sentinel (redis-topology.ts). Stores share it; it is closed after every
  * module has been destroyed (onApplicationShutdown), so stores can drain
  * their queues into it first.
  */
 export class RedisConnection implements OnApplicationShutdown {
   private readonly logger = new Logger('Redis');
   /** undefined when no Redis is configured: stores then keep their data in memory. */
-  readonly client?: Redis;
+  readonly client?: RedisClient;
   readonly keys: RedisKeys;
   /** Batches the commands of one event-loop turn into one pipeline (with a client only). */
   readonly batcher?: TickBatcher;
-  private readonly settings: RedisSettings;
+  /** Where Redis is (plain data, for another connection such as the export worker's); undefined without Redis. */
+  readonly topology?: RedisTopology;
 
   constructor(settings: RedisSettings) {
-    this.settings = settings;
     this.keys = new RedisKeys(settings.REDIS_KEY_PREFIX);
-    if (!settings.REDIS_URL && !settings.REDIS_HOST) return;
-    const options = {
-      // Fail fast while Redis is down, so the tracker's retry queue takes over
-      // instead of requests hanging in ioredis' offline queue.
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: true,
-      connectTimeout: 5_000,
-      retryStrategy: (times: number) => Math.min(times * 200, 2_000),
-      // No enableAutoPipelining: while Redis is down it runs one pipeline at a
-      // time, so each request waited for the previous one's retries (seconds,
-      // growing; test/redis-outage.e2e-spec.ts) instead of failing over to the
-      // tracker's retry queue.
-    };
-    this.client = settings.REDIS_URL
-      ? new Redis(settings.REDIS_URL, options)
-      : new Redis({ ...options, host: settings.REDIS_HOST, port: settings.REDIS_PORT, password: settings.REDIS_PASSWORD });
+    this.topology = topologyOf(settings);
+    if (!this.topology) return;
+    // Fail fast while Redis is down, so the tracker's retry queue takes over
+    // instead of requests hanging in ioredis' offline queue. No
+    // enableAutoPipelining on one node: while Redis is down it runs one
+    // pipeline at a time, so each request waited for the previous one's
+    // retries (test/redis-outage.e2e-spec.ts); the TickBatcher pipelines
+    // instead. A cluster pipelines per node itself (a pipeline may not span
+    // nodes), and the tracker's deadline bounds any wait.
+    this.client = createRedisClient(
+      this.topology,
+      { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 5_000, retryStrategy: (times: number) => Math.min(times * 200, 2_000) },
+      { enableAutoPipelining: true, enableOfflineQueue: true, clusterRetryStrategy: (times: number) => Math.min(times * 200, 2_000) },
+    );
     this.batcher = new TickBatcher(this.client);
+    this.logger.log(`Stores use ${describeTopology(this.topology)}.`);
     let down = false;
     this.client.on('error', (err: Error) => {
       if (!down) this.logger.error(`Redis unreachable: ${err.message}`);
@@ -57,15 +57,6 @@ export class RedisConnection implements OnApplicationShutdown {
   /** Connected and ready now (a command would not wait in ioredis' offline queue). */
   get ready(): boolean {
     return this.client?.status === 'ready';
-  }
-
-  /**
-   * How to open another connection to the same Redis (a worker thread, a
-   * blocking reader). Holds the password: never log it.
-   */
-  connectionOptions(): { url?: string; host?: string; port: number; password?: string } {
-    const { REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_PASSWORD } = this.settings;
-    return REDIS_URL ? { url: REDIS_URL, port: REDIS_PORT } : { host: REDIS_HOST, port: REDIS_PORT, password: REDIS_PASSWORD };
   }
 
   /** Round trip to Redis; throws when it does not answer. */

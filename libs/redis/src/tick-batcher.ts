@@ -1,8 +1,12 @@
-import type Redis from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './redis-topology';
+
+/** Adds one command to a pipeline, or (on a cluster) sends it: then it returns the command's promise. */
+export type AddCommand = (target: ChainableCommander) => unknown;
 
 interface Waiting {
-  add(pipeline: ChainableCommander): void;
+  add: AddCommand;
   resolve(reply: unknown): void;
   reject(err: unknown): void;
 }
@@ -12,16 +16,23 @@ interface Waiting {
  * socket write) at setImmediate: under load many completions end in the same
  * poll phase, and a write per command was ~5 % of the gateway's CPU
  * (`npm run bench -- profile`). Each caller still gets its own reply or
- * error. Not ioredis' enableAutoPipelining: that keeps one pipeline in flight
- * at a time, which during an outage made calls wait on each other's retries.
+ * error. Not ioredis' enableAutoPipelining on one node: that keeps one
+ * pipeline in flight at a time, which during an outage made calls wait on
+ * each other's retries. On a Redis Cluster a pipeline may not span nodes:
+ * commands are sent one by one there, and the cluster client (with
+ * enableAutoPipelining) pipelines them per node.
  */
 export class TickBatcher {
   private batch: Waiting[] | undefined;
+  private readonly direct: boolean;
 
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {
+    this.direct = redis instanceof Cluster;
+  }
 
   /** Adds one command to this turn's pipeline; resolves with its reply. */
-  call(add: (pipeline: ChainableCommander) => void): Promise<unknown> {
+  call(add: AddCommand): Promise<unknown> {
+    if (this.direct) return Promise.resolve(add(this.redis as unknown as ChainableCommander));
     return new Promise((resolve, reject) => {
       if (this.batch === undefined) {
         this.batch = [];
@@ -34,7 +45,7 @@ export class TickBatcher {
   private flush(): void {
     const batch = this.batch ?? [];
     this.batch = undefined;
-    const pipeline = this.redis.pipeline();
+    const pipeline = (this.redis as Exclude<RedisClient, Cluster>).pipeline();
     for (const w of batch) w.add(pipeline);
     pipeline.exec().then(
       (results) =>

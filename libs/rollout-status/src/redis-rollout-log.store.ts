@@ -1,6 +1,5 @@
 import { Logger } from '@nestjs/common';
-import Redis from 'ioredis';
-import { RedisKeys } from '@app/redis';
+import { RedisClient, RedisKeys } from '@app/redis';
 import type { RolloutRef } from '@app/routing-metadata';
 import { StoredLogEntry, StoredStatus } from './rollout-log.entry';
 import { RolloutLogStore, RolloutLogStoreOptions } from './rollout-log.store';
@@ -36,7 +35,7 @@ export class RedisRolloutLogStore extends RolloutLogStore {
   private readonly logger = new Logger(RedisRolloutLogStore.name);
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly options: RolloutLogStoreOptions,
   ) {
