@@ -37,7 +37,7 @@ export class RedisConnection implements OnApplicationShutdown {
       { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 5_000, retryStrategy: (times: number) => Math.min(times * 200, 2_000) },
       { enableAutoPipelining: true, enableOfflineQueue: true, clusterRetryStrategy: (times: number) => Math.min(times * 200, 2_000) },
     );
-    this.batcher = new TickBatcher(this.client);
+    this.batcher = new TickBatcher(this.client, { replicas: settings.REDIS_WAIT_REPLICAS, timeoutMs: settings.REDIS_WAIT_TIMEOUT_MS });
     this.logger.log(`Stores use ${describeTopology(this.topology)}.`);
     let down = false;
     this.client.on('error', (err: Error) => {

@@ -61,6 +61,20 @@ export class RedisSettings {
   @IsBoolean()
   REDIS_TLS: boolean = false;
 
+  @Setting(
+    'Replicas that must confirm a registration or a trace (Redis WAIT) before the client gets its 200, so it survives a failover of the master (set 1 with a replicated Cluster or Sentinel). Unconfirmed in time: kept in the retry queue / memory and written again.',
+  )
+  @IsInt()
+  @Min(0)
+  @Max(16)
+  REDIS_WAIT_REPLICAS: number = 0;
+
+  @Setting('How long a write waits for REDIS_WAIT_REPLICAS replicas to confirm it (ms).')
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  REDIS_WAIT_TIMEOUT_MS: number = 100;
+
   @Setting('Prefix of every key; keys look like `mgw:{project:rollout}:ids`.')
   @Matches(/^[A-Za-z0-9_.:-]*$/, { message: 'REDIS_KEY_PREFIX may hold letters, digits and _.:- only' })
   REDIS_KEY_PREFIX: string = 'mgw';
