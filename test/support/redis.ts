@@ -98,9 +98,14 @@ export async function pingRedis(url: string, timeoutMs = 1000): Promise<string |
 
 /** The first executable `redis-server` on PATH, or undefined. */
 export function findRedisServer(path = process.env.PATH ?? ''): string | undefined {
+  return findExecutable('redis-server', path);
+}
+
+/** The first executable `name` (e.g. redis-cli) on PATH, or undefined. */
+export function findExecutable(name: string, path = process.env.PATH ?? ''): string | undefined {
   for (const dir of path.split(delimiter)) {
     if (!dir) continue;
-    const candidate = join(dir, 'redis-server');
+    const candidate = join(dir, name);
     try {
       accessSync(candidate, constants.X_OK);
       return candidate;
@@ -120,6 +125,15 @@ export function freePort(): Promise<number> {
       const { port } = srv.address() as { port: number };
       srv.close(() => resolve(port));
     });
+  });
+}
+
+/** Whether `port` on 127.0.0.1 can be bound right now. */
+export function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
