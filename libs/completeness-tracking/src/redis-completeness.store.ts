@@ -44,7 +44,7 @@ export class RedisCompletenessStore extends CompletenessStore {
   async register(rollout: RolloutRef, insertionId: string): Promise<void> {
     const key = this.redis.keys.rollout(rollout, 'ids');
     const ttl = this.settings.ROLLOUT_TTL_SECONDS;
-    await this.batcher.call((p) => (p as WithRegister).mgwRegister(key, insertionId, ttl));
+    await this.batcher.call(key, (p) => (p as WithRegister).mgwRegister(key, insertionId, ttl));
   }
 
   async expectedIds(rollout: RolloutRef): Promise<string[]> {

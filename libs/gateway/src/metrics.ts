@@ -7,6 +7,7 @@ import { Public, RequestAuthenticator } from '@app/auth';
 import { ApiGatewayErrors, GatewayErrorCode } from '@app/common';
 import { RolloutTracker } from '@app/completeness-tracking';
 import { CompletionTracer, TracerStatus } from '@app/completion-forwarding';
+import { RedisConnection } from '@app/redis';
 import { addressBlockList, addressListHas } from './address-list';
 import { AppSettings } from './app.settings';
 import { BEARER_SCHEME, GATEWAY_KEY_SCHEME } from './openapi.document';
@@ -30,6 +31,7 @@ export class GatewayMetrics implements OnModuleInit {
   constructor(
     private readonly tracker: RolloutTracker,
     private readonly tracer: CompletionTracer,
+    private readonly redis: RedisConnection,
   ) {}
 
   onModuleInit(): void {
@@ -58,6 +60,16 @@ export class GatewayMetrics implements OnModuleInit {
       });
     counter('gateway_completions_recorded_total', 'Insertion ids stored for their rollout', (s) => s.registered);
     counter('gateway_registrations_queued_total', 'Registrations that waited in the retry queue (store unreachable)', (s) => s.queued);
+    const redis = this.redis;
+    new Counter({
+      name: 'gateway_redis_unconfirmed_writes_total',
+      help: 'Writes fewer replicas than REDIS_WAIT_REPLICAS confirmed in time (kept on the master alone)',
+      registers: [this.registry],
+      collect(this: Counter) {
+        this.reset();
+        this.inc(redis.unconfirmedWrites);
+      },
+    });
     counter('gateway_registrations_rejected_total', 'Registrations refused because the retry queue was full (the call failed loudly)', (s) => s.rejected);
     gauge('gateway_registrations_pending', 'Registrations waiting in the retry queue now', (s) => s.pending);
 

@@ -69,7 +69,7 @@ export class TraceOutbox {
     }
     let stored: unknown;
     try {
-      stored = await withDeadline(redis.batcher.call((p) => (p as WithAppend).mgwTraceAppend(key, this.maxLength, json)), APPEND_DEADLINE_MS);
+      stored = await withDeadline(redis.batcher.call(key, (p) => (p as WithAppend).mgwTraceAppend(key, this.maxLength, json)), APPEND_DEADLINE_MS);
     } catch {
       return this.toMemory(record);
     }

@@ -37,7 +37,11 @@ export class RedisConnection implements OnApplicationShutdown {
       { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 5_000, retryStrategy: (times: number) => Math.min(times * 200, 2_000) },
       { enableAutoPipelining: true, enableOfflineQueue: true, clusterRetryStrategy: (times: number) => Math.min(times * 200, 2_000) },
     );
-    this.batcher = new TickBatcher(this.client, { replicas: settings.REDIS_WAIT_REPLICAS, timeoutMs: settings.REDIS_WAIT_TIMEOUT_MS });
+    this.batcher = new TickBatcher(this.client, {
+      replicas: settings.REDIS_WAIT_REPLICAS,
+      timeoutMs: settings.REDIS_WAIT_TIMEOUT_MS,
+      onUnconfirmed: (writes, confirmed) => this.reportUnconfirmed(writes, confirmed, settings),
+    });
     this.logger.log(`Stores use ${describeTopology(this.topology)}.`);
     let down = false;
     this.client.on('error', (err: Error) => {
@@ -48,6 +52,20 @@ export class RedisConnection implements OnApplicationShutdown {
       if (down) this.logger.log('Redis reachable again');
       down = false;
     });
+  }
+
+  /** Writes that fewer replicas than REDIS_WAIT_REPLICAS confirmed in time (they count as stored). */
+  unconfirmedWrites = 0;
+  private unconfirmedReportedAt = 0;
+
+  private reportUnconfirmed(writes: number, confirmed: number, settings: RedisSettings): void {
+    this.unconfirmedWrites += writes;
+    const now = Date.now();
+    if (now - this.unconfirmedReportedAt < 30_000) return;
+    this.unconfirmedReportedAt = now;
+    this.logger.warn(
+      `${confirmed} of ${settings.REDIS_WAIT_REPLICAS} replica(s) confirmed writes within ${settings.REDIS_WAIT_TIMEOUT_MS} ms (REDIS_WAIT_REPLICAS); they are kept on the master alone until a replica catches up (${this.unconfirmedWrites} so far; once per 30 s).`,
+    );
   }
 
   get configured(): boolean {

@@ -62,7 +62,7 @@ export class RedisSettings {
   REDIS_TLS: boolean = false;
 
   @Setting(
-    'Replicas that must confirm a registration or a trace (Redis WAIT) before the client gets its 200, so it survives a failover of the master (set 1 with a replicated Cluster or Sentinel). Unconfirmed in time: kept in the retry queue / memory and written again.',
+    'Replicas asked to confirm each registration and trace (Redis WAIT) before the client gets its 200, so it survives a failover of the master (set 1 with a replicated Cluster or Sentinel). None confirming within REDIS_WAIT_TIMEOUT_MS (no live replica): kept on the master alone, logged.',
   )
   @IsInt()
   @Min(0)
