@@ -16,6 +16,8 @@ import { TrackingSettings } from './tracking.settings';
 
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 5_000;
+/** Queued ids retried at once. */
+const DRAIN_CHUNK = 256;
 const SPOOL_KIND = 'registrations';
 const REPORT_WINDOW_MS = 1_000;
 const REPORT_ROLLOUTS = 5;
@@ -52,6 +54,8 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
   private backoffMs = RETRY_BASE_MS;
   private readonly counters = { registered: 0, queued: 0, retriedOk: 0, rejected: 0 };
   /** Spool files taken over at start, deleted once their ids are stored (or written again at shutdown). */
+  /** Set at shutdown: the last drain runs then, and nothing is scheduled after it. */
+  private closed = false;
   private spooled: SpooledBatch<SpooledRegistration>[] = [];
   /** Queued ids not logged one by one yet, reported together when the window ends. */
   private queuedReport?: { count: number; rollouts: Set<string>; moreRollouts: boolean; timer?: NodeJS.Timeout };
@@ -153,7 +157,7 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
   }
 
   private schedule(): void {
-    if (this.timer || this.pendingCount === 0) return;
+    if (this.closed || this.timer || this.pendingCount === 0) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.drain();
@@ -173,18 +177,23 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
       return;
     }
     for (const [key, entry] of this.pending) {
-      for (const id of [...entry.ids]) {
-        try {
-          await withDeadline(this.store.register(entry.ref, id), Math.max(this.settings.REGISTRATION_TIMEOUT_MS, 2_000));
-        } catch {
+      // A chunk of ids at a time, concurrently: one round trip (one WAIT with
+      // REDIS_WAIT_REPLICAS) per chunk instead of one per id.
+      while (entry.ids.size > 0) {
+        const chunk = [...entry.ids].slice(0, DRAIN_CHUNK);
+        const results = await Promise.allSettled(chunk.map((id) => withDeadline(this.store.register(entry.ref, id), Math.max(this.settings.REGISTRATION_TIMEOUT_MS, 2_000))));
+        results.forEach((r, i) => {
+          if (r.status !== 'fulfilled' || !entry.ids.delete(chunk[i])) return;
+          this.pendingCount--;
+          this.counters.retriedOk++;
+          this.counters.registered++;
+        });
+        if (results.some((r) => r.status === 'rejected')) {
+          if (entry.ids.size === 0) this.pending.delete(key);
           this.backoffMs = Math.min(this.backoffMs * 2, RETRY_MAX_MS);
           this.schedule();
           return;
         }
-        entry.ids.delete(id);
-        this.pendingCount--;
-        this.counters.retriedOk++;
-        this.counters.registered++;
       }
       // Ids of this rollout queued while we awaited are in the same set: keep them.
       if (entry.ids.size === 0) this.pending.delete(key);
@@ -199,6 +208,7 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.queuedReport?.timer) clearTimeout(this.queuedReport.timer);
