@@ -10,6 +10,7 @@
  *        | profile (overhead (c) under --cpu-prof) | breakdown (cost of each feature)
  *        | export (the Langfuse tracer alone: CPU per completion)
  *        | reliability (Langfuse and Redis faults under load: nothing lost)
+ *        | cluster (two gateways on a Redis Cluster, a master killed: throughput, nothing lost)
  * settings: see bench/README.md and bench/lib/options.ts (env BENCH_* or name=value),
  * e.g. duration=10 connections=128 repeat=3.
  */
@@ -27,10 +28,11 @@ import { printRead, runRead } from './scenarios/read';
 import { printMemory, runMemory } from './scenarios/memory';
 import { printExport, runExport } from './scenarios/export';
 import { printReliability, runReliability } from './scenarios/reliability';
+import { printCluster, runCluster } from './scenarios/cluster';
 
-type Scenario = 'overhead' | 'streaming' | 'read' | 'memory' | 'profile' | 'breakdown' | 'export' | 'reliability';
+type Scenario = 'overhead' | 'streaming' | 'read' | 'memory' | 'profile' | 'breakdown' | 'export' | 'reliability' | 'cluster';
 const ALL: Scenario[] = ['overhead', 'streaming', 'read', 'memory'];
-const KNOWN: Scenario[] = [...ALL, 'profile', 'breakdown', 'export', 'reliability'];
+const KNOWN: Scenario[] = [...ALL, 'profile', 'breakdown', 'export', 'reliability', 'cluster'];
 
 async function runScenario(which: Scenario, env: BenchEnv): Promise<unknown> {
   switch (which) {
@@ -67,6 +69,11 @@ async function runScenario(which: Scenario, env: BenchEnv): Promise<unknown> {
     case 'reliability': {
       const r = await runReliability(env);
       printReliability(r);
+      return r;
+    }
+    case 'cluster': {
+      const r = await runCluster(env);
+      printCluster(r);
       return r;
     }
     case 'profile':
@@ -106,7 +113,8 @@ async function main(): Promise<number> {
   for (const scenario of scenarios) {
     const repeats: unknown[] = [];
     for (let rep = 1; rep <= options.repeat; rep++) {
-      const env = new BenchEnv(options, `${runId}-${scenario}${options.repeat > 1 ? `-${rep}` : ''}`);
+      // cluster runs several gateways and redis-servers side by side: nothing is pinned there.
+      const env = new BenchEnv(scenario === 'cluster' ? { ...options, pin: false } : options, `${runId}-${scenario}${options.repeat > 1 ? `-${rep}` : ''}`);
       const pinned = await pinSelf(env.cpu.rest);
       log(`\n== ${scenario}${options.repeat > 1 ? ` (${rep}/${options.repeat})` : ''} ==${pinned ? ` (load generator and fakes on CPU ${env.cpu.rest}, process under test on CPU ${env.cpu.underTest})` : ''}`);
       let result: unknown;
