@@ -126,14 +126,16 @@ export class BenchEnv {
 
   /**
    * The fake Langfuse as its own process, for scenarios where it is only the
-   * export sink: its OTLP parsing then never stalls the load generator.
+   * export sink: its OTLP parsing then never stalls the load generator. It
+   * runs `countOnly`: it maps every span but keeps only trace ids by tag, so
+   * a long run neither grows it nor slows it (countTraces still works).
    */
   async fakeLangfuseProcess(): Promise<Child & { countTraces(rollout: string): Promise<number> }> {
     const child = await startNode({
       name: 'fake-langfuse',
       script: join(REPO_ROOT, 'test', 'fakes', 'fake-langfuse.server.ts'),
       nodeArgs: TS_NODE,
-      env: { HOST: '127.0.0.1', FAKE_LANGFUSE_PROJECTS: JSON.stringify([BENCH_PROJECT]) },
+      env: { HOST: '127.0.0.1', FAKE_LANGFUSE_PROJECTS: JSON.stringify([BENCH_PROJECT]), FAKE_LANGFUSE_OPTIONS: JSON.stringify({ countOnly: true }) },
       readyPath: '/api/public/health',
       logDir: this.logDir,
       cpuList: this.cpu.rest,

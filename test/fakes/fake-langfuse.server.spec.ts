@@ -111,6 +111,7 @@ describe('fake Langfuse server', () => {
     fake.options.latencyMs = 0;
     fake.options.rateLimit = undefined;
     fake.options.fail5xxNext = 0;
+    fake.options.countOnly = undefined;
   });
 
   async function call(
@@ -135,6 +136,25 @@ describe('fake Langfuse server', () => {
 
   const ingest = (project: FakeLangfuseProject, spans: SpanSpec[], scopeName?: string) =>
     call(project, '/api/public/otel/v1/traces', { body: otlp(spans, scopeName) });
+
+  it('countOnly (benchmarks) keeps trace ids by tag only: counts per tag filter and project, no spans, no other reads', async () => {
+    fake.options.countOnly = true;
+    const t1 = newTraceId();
+    const t2 = newTraceId();
+    const t3 = newTraceId();
+    expect((await ingest(A, [completionSpan(t1, ['rollout_id:r1', 'row_id:a'], Date.now()), completionSpan(t2, ['rollout_id:r1', 'row_id:b'], Date.now())])).status).toBe(200);
+    // A retried export of the same trace counts once; another project's traces never.
+    expect((await ingest(A, [completionSpan(t1, ['rollout_id:r1', 'row_id:a'], Date.now())])).status).toBe(200);
+    expect((await ingest(B, [completionSpan(t3, ['rollout_id:r1'], Date.now())])).status).toBe(200);
+    const count = async (query: string) => (await call(A, `/api/public/traces?limit=1&${query}`)).body;
+    expect(await count('tags=rollout_id:r1')).toEqual({ data: [], meta: { page: 1, limit: 1, totalItems: 2, totalPages: 2 } });
+    expect((await count('tags=rollout_id:r1&tags=row_id:b')).meta.totalItems).toBe(1);
+    expect((await count('tags=rollout_id:r2')).meta.totalItems).toBe(0);
+    expect((await count('')).meta.totalItems).toBe(2);
+    expect(fake.traces(A.projectId)).toEqual([]);
+    expect((await call(A, `/api/public/traces/${t1}`)).status).toBe(501);
+    expect((await call(A, '/api/public/v2/observations?limit=1')).status).toBe(501);
+  });
 
   const v2 = (project: FakeLangfuseProject, params: Record<string, string | string[]>) => {
     const qs = new URLSearchParams();

@@ -147,7 +147,7 @@ import { gunzipSync } from 'node:zlib';
 
 import { getTrace, listTraces } from './langfuse/legacy-traces';
 import { HttpError, isPlainObject, notFound, parseQuery, sleep, type Query } from './langfuse/http-util';
-import { mapResourceSpans } from './langfuse/otlp';
+import { attributesToRecord, extractTags, mapResourceSpans, normalizeId } from './langfuse/otlp';
 import { ProjectStore } from './langfuse/store';
 import type {
   FakeLangfuse,
@@ -253,6 +253,7 @@ class FakeLangfuseServer implements FakeLangfuse {
 
   reset(): void {
     for (const store of this.stores.values()) store.clear();
+    this.tagIndex.clear();
     this.calls.length = 0;
     this.withheld = [];
     this.rateWindows.clear();
@@ -436,6 +437,9 @@ class FakeLangfuseServer implements FakeLangfuse {
     body: Buffer,
   ): Reply {
     const store = this.store(project.projectId);
+    if (this.options.countOnly && (kind === 'trace-get' || kind === 'v2-observations')) {
+      throw new HttpError(501, { message: 'This fake Langfuse runs with countOnly: it keeps trace ids by tag, nothing to read.' });
+    }
     switch (kind) {
       case 'otel': {
         const fault = this.ingestionFault(body);
@@ -462,6 +466,7 @@ class FakeLangfuseServer implements FakeLangfuse {
           },
         };
       case 'traces-list': {
+        if (this.options.countOnly) return { status: 200, body: this.countTraces(project.projectId, query) };
         const cutoff = this.visibleBefore();
         const visible = store
           .traceIds()
@@ -493,6 +498,31 @@ class FakeLangfuseServer implements FakeLangfuse {
       default:
         throw new HttpError(404, { message: 'Not found' });
     }
+  }
+
+  /** countOnly: project → tag → ids of the traces carrying it. */
+  private readonly tagIndex = new Map<string, Map<string, Set<string>>>();
+
+  private countIndex(projectId: string, traceId: string, tags: string[]): void {
+    let byTag = this.tagIndex.get(projectId);
+    if (!byTag) this.tagIndex.set(projectId, (byTag = new Map()));
+    for (const tag of ['', ...tags]) {
+      let ids = byTag.get(tag);
+      if (!ids) byTag.set(tag, (ids = new Set()));
+      ids.add(traceId);
+    }
+  }
+
+  /** countOnly: how many traces carry every `tags` filter (all traces without one), as a list page without data. */
+  private countTraces(projectId: string, query: Query): Record<string, unknown> {
+    const raw = query.tags;
+    const wanted = (raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]).flatMap((t) => String(t).split(',')).filter(Boolean);
+    const byTag = this.tagIndex.get(projectId);
+    const [first = '', ...rest] = wanted;
+    let totalItems = 0;
+    for (const id of byTag?.get(first) ?? []) if (rest.every((t) => byTag!.get(t)?.has(id))) totalItems++;
+    const limit = Number(query.limit ?? 50) || 50;
+    return { data: [], meta: { page: 1, limit, totalItems, totalPages: Math.ceil(totalItems / limit) } };
   }
 
   private ingest(store: ProjectStore, req: http.IncomingMessage, raw: Buffer): Reply {
@@ -533,6 +563,18 @@ class FakeLangfuseServer implements FakeLangfuse {
     }
     const resourceSpans = isPlainObject(parsed) ? parsed.resourceSpans : undefined;
     if (!Array.isArray(resourceSpans) || resourceSpans.length === 0) return { status: 200, body: {} };
+    if (this.options.countOnly) {
+      // Only what a count needs: each span's trace id and tags (as the full mapping reads them).
+      for (const rs of resourceSpans) {
+        for (const ss of (isPlainObject(rs) && Array.isArray(rs.scopeSpans) ? rs.scopeSpans : []) as unknown[]) {
+          for (const span of (isPlainObject(ss) && Array.isArray(ss.spans) ? ss.spans : []) as unknown[]) {
+            const traceId = isPlainObject(span) ? normalizeId(span.traceId, 16) : undefined;
+            if (traceId) this.countIndex(store.projectId, traceId, extractTags(attributesToRecord((span as Record<string, unknown>).attributes)));
+          }
+        }
+      }
+      return { status: 200, body: {} };
+    }
     const observations = mapResourceSpans(resourceSpans, {
       projectId: store.projectId,
       now: Date.now(),

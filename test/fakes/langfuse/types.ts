@@ -37,6 +37,13 @@ export interface FakeLangfuseOptions {
   fail5xxNext?: number;
   /** Faults of OTLP ingestion (POST /api/public/otel/v1/traces), after authentication; nothing is stored while they apply. */
   ingestion?: FakeIngestionFaults;
+  /**
+   * For benchmarks: keep no spans, only each trace's id under each of its tags, so that a long run
+   * neither grows this process nor slows it. GET /api/public/traces then answers the count of
+   * traces carrying every `tags` filter in `meta.totalItems`, with no data; the other read
+   * endpoints answer 501. Ingestion reads each span's trace id and tags only (no mapping).
+   */
+  countOnly?: boolean;
   /** Listen port (default 0 = ephemeral). */
   port?: number;
   /** Listen host (default 127.0.0.1). */
