@@ -147,6 +147,28 @@ describe('the direct route answers as Express and Nest do', () => {
   });
 });
 
+describe('access log lines', () => {
+  it.each([
+    ['info', false],
+    ['debug', true],
+  ])('LOG_LEVEL=%s: failures always get a line; successes only at debug (not even built otherwise), on either path', async (level, successLogged) => {
+    for (const path of [{}, { CHAT_DIRECT_ROUTE: 'false' }] as Record<string, string>[]) {
+      const gw = await startGateway(env({ ...path, LOG_LEVEL: level }));
+      try {
+        const client = new OpenAI({ baseURL: `${gw.url}${metadataPath({ rollout: `r-${randomUUID()}` })}`, apiKey: 'sk-client', defaultHeaders: { 'x-gateway-key': KEY }, maxRetries: 0 });
+        await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
+        const denied = await fetch(`${gw.url}${metadataPath({ rollout: 'r-denied' })}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        expect(denied.status).toBe(401);
+        const lines = gw.logs.filter((l) => l.includes('[HTTP] POST'));
+        expect(lines.some((l) => / 401 [\d.]+ms$/.test(l) && l.startsWith('log '))).toBe(true);
+        expect(lines.some((l) => / 200 [\d.]+ms$/.test(l) && l.startsWith('debug '))).toBe(successLogged);
+      } finally {
+        await gw.close();
+      }
+    }
+  });
+});
+
 @Injectable()
 class StampInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler) {

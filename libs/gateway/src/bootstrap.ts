@@ -43,7 +43,7 @@ export function configureGatewayApp(app: NestExpressApplication): void {
   // Built whether or not it is served: the paths it names are the ones the catch-all must never take.
   const document = createGatewayDocument(app);
   // Request context first, so body errors (413, bad JSON) carry a request id and an access log line.
-  app.use(requestContextMiddleware(app.get(GatewayMetrics)));
+  app.use(requestContextMiddleware(app.get(GatewayMetrics), logsSuccesses(settings)));
   app.use(docsPathsMiddleware(settings.DOCS_ENABLED));
   app.use(methodNotAllowedMiddleware(ReservedRoutes.fromDocument(document)));
   app.use(jsonBodyParser(settings.MAX_BODY_SIZE));
@@ -162,7 +162,7 @@ function directChatRoute(app: NestExpressApplication, settings: AppSettings, log
   logger.log(
     'Chat completions take the direct route (opted in with directChatRoute: true): POST …/chat/completions runs the gateway’s request context, body parser, AuthProvider, chat preprocessor and error body, and no other middleware, guard, interceptor, pipe or filter.',
   );
-  return new DirectChatRoute({ context: requestContextMiddleware(app.get(GatewayMetrics)), body: jsonBodyParser(settings.MAX_BODY_SIZE), authenticator, chat });
+  return new DirectChatRoute({ context: requestContextMiddleware(app.get(GatewayMetrics), logsSuccesses(settings)), body: jsonBodyParser(settings.MAX_BODY_SIZE), authenticator, chat });
 }
 
 /**
@@ -192,4 +192,9 @@ export function installSignalHandlers(gateway: GatewayServer): void {
       logger.error(`Secrets reload failed, keeping the previous ones: ${(err as Error).message}`);
     }
   });
+}
+
+/** Whether access lines of successful requests are logged (they are debug lines). */
+function logsSuccesses(settings: AppSettings): boolean {
+  return settings.LOG_LEVEL === 'debug' || settings.LOG_LEVEL === 'verbose';
 }

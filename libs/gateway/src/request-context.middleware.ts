@@ -14,8 +14,13 @@ export type GatewayRequest = IncomingMessage & { originalUrl?: string; route?: {
  * sample labelled with the route pattern, and an access log line. Installed
  * first, as plain Express middleware (configureGatewayApp), so body errors
  * (413, bad JSON) carry the id too, and called by the direct chat route.
+ * The access line of a success is a debug line: unless `logSuccesses`
+ * (LOG_LEVEL debug or verbose) it is not even built.
  */
-export function requestContextMiddleware(metrics: GatewayMetrics): (req: GatewayRequest, res: ServerResponse, next: () => void) => void {
+export function requestContextMiddleware(
+  metrics: GatewayMetrics,
+  logSuccesses: boolean,
+): (req: GatewayRequest, res: ServerResponse, next: () => void) => void {
   const logger = new Logger('HTTP');
   return (req, res, next) => {
     const incoming = req.headers['x-request-id'];
@@ -27,9 +32,11 @@ export function requestContextMiddleware(metrics: GatewayMetrics): (req: Gateway
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const route = req.route?.path ?? 'unmatched';
       metrics.observe(String(route), req.method ?? '', res.statusCode, ms / 1000);
+      const failed = res.statusCode >= 400;
+      if (!failed && !logSuccesses) return;
       requestContext.run(ctx, () => {
         const line = `${req.method} ${(req.originalUrl ?? req.url ?? '').split('?')[0]} ${res.statusCode} ${ms.toFixed(1)}ms`;
-        if (res.statusCode >= 400) logger.log(line);
+        if (failed) logger.log(line);
         else logger.debug(line);
       });
     });
