@@ -5,7 +5,7 @@ import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { clientHeaders, upstreamHeaders } from './forwarded-headers';
-import { abortOnClientGone } from './response-writer';
+import { clientPresence } from './response-writer';
 import { UpstreamClient } from './upstream.client';
 import { UpstreamTargetResolver } from './upstream-target.resolver';
 
@@ -32,6 +32,7 @@ export class CatchAllController {
     const rawBody = req.rawBody;
     const headers = upstreamHeaders(req.headers, accountOf(req).credentialHeaders);
     if (rawBody !== undefined) delete headers['content-encoding'];
+    const client = clientPresence(res);
     const response = await this.upstream.send({
       method: req.method,
       url: joinUrl(this.resolver.defaultBase(), req.originalUrl),
@@ -39,7 +40,10 @@ export class CatchAllController {
       body: rawBody ?? (['GET', 'HEAD'].includes(req.method) ? undefined : (req as Readable)),
       guardPrivate: false,
       name: this.resolver.defaultName(),
-      signal: abortOnClientGone(res),
+      client,
+      get signal() {
+        return client.signal;
+      },
     });
     res.status(response.status);
     for (const [name, value] of Object.entries(clientHeaders(response.headers))) res.setHeader(name, value);

@@ -28,9 +28,9 @@ import { ChatRequestPreprocessor } from './chat-request.preprocessor';
 import { CompletionOutcome, CompletionTrace, CompletionTracer } from './completion.tracer';
 import { clientHeaders, upstreamHeaders } from './forwarded-headers';
 import { ForwardingPolicy } from './forwarding.policy';
-import { abortOnClientGone, writeForwardResult } from './response-writer';
+import { clientPresence, writeForwardResult } from './response-writer';
 import { SseAccumulator } from './sse-accumulator';
-import { UpstreamClient, UpstreamResponse } from './upstream.client';
+import { ClientPresence, UpstreamClient, UpstreamResponse } from './upstream.client';
 import { UpstreamTarget, UpstreamTargetResolver } from './upstream-target.resolver';
 
 export interface ChatCall {
@@ -38,8 +38,8 @@ export interface ChatCall {
   body: unknown;
   headers: IncomingHttpHeaders;
   account: AccountInfo;
-  /** Aborted when the client disconnects. */
-  signal: AbortSignal;
+  /** Whether the client disconnected. */
+  client: ClientPresence;
 }
 
 type Headers = Record<string, string | string[]>;
@@ -76,7 +76,7 @@ export class ChatCompletionsService {
    * or after a stream started (the caller ends the socket).
    */
   async serve(params: ChatRouteParams, body: unknown, headers: IncomingHttpHeaders, account: AccountInfo, res: ServerResponse): Promise<void> {
-    const result = await this.forward({ params, body, headers, account, signal: abortOnClientGone(res) });
+    const result = await this.forward({ params, body, headers, account, client: clientPresence(res) });
     await writeForwardResult(res, result);
   }
 
@@ -123,7 +123,10 @@ export class ChatCompletionsService {
         body: Buffer.from(JSON.stringify(this.outgoingBody(body, target, tags, tracked !== undefined, projectId))),
         guardPrivate: target.guardPrivate,
         name: target.name,
-        signal: call.signal,
+        client: call.client,
+        get signal() {
+          return call.client.signal;
+        },
       });
     } catch (err) {
       await trace?.end({ statusCode: err instanceof GatewayError ? err.status : 502, error: (err as Error).message });
@@ -141,7 +144,7 @@ export class ChatCompletionsService {
     }
     let payload: Buffer;
     try {
-      payload = await readAll(response.body, call.signal);
+      payload = await readAll(response.body, call.client);
     } catch (err) {
       await trace?.end({ statusCode: (err as GatewayError).status ?? 502, error: (err as Error).message });
       throw err;
@@ -277,12 +280,12 @@ function traceMetadata(m: RolloutMetadata, insertionId: string): Record<string, 
 }
 
 /** The whole (non-streamed) answer. Plain listeners: an async iterator costs a promise per chunk on every completion. */
-function readAll(body: Readable, signal: AbortSignal): Promise<Buffer> {
+function readAll(body: Readable, client: ClientPresence): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const fail = (err?: Error) =>
       reject(
-        signal.aborted
+        client.gone
           ? new GatewayError(GatewayErrorCode.ClientClosedRequest, 'The client disconnected while the upstream was answering.')
           : new GatewayError(GatewayErrorCode.UpstreamUnreachable, `The upstream connection broke while sending its answer${err ? `: ${err.message}` : ''}.`),
       );

@@ -51,8 +51,8 @@ export class HttpUpstreamClient extends UpstreamClient implements OnModuleDestro
     const headers: Record<string, string | number> = { ...request.headers, 'accept-encoding': 'gzip, deflate, br' };
     if (Buffer.isBuffer(request.body)) headers['content-length'] = request.body.length;
 
-    const { signal } = request;
-    if (signal.aborted) return Promise.reject(this.translate(Object.assign(new Error('aborted'), { name: 'AbortError' }), url, request));
+    const { client } = request;
+    if (client.gone) return Promise.reject(this.translate(Object.assign(new Error('aborted'), { name: 'AbortError' }), url, request));
 
     return new Promise<UpstreamResponse>((resolve, reject) => {
       const req = (secure ? https : http).request(url, {
@@ -60,11 +60,11 @@ export class HttpUpstreamClient extends UpstreamClient implements OnModuleDestro
         headers,
         agent: secure ? agents.https : agents.http,
       });
-      // One listener instead of http.request's `signal` option, whose
-      // end-of-stream bookkeeping cost more than the rest of the call.
-      const onAbort = () => req.destroy(Object.assign(new Error('The client disconnected'), { name: 'AbortError' }));
-      signal.addEventListener('abort', onAbort, { once: true });
-      req.once('close', () => signal.removeEventListener('abort', onAbort));
+      // One 'close' listener on the client's response, not an AbortSignal
+      // (http.request's `signal` option and its bookkeeping cost more than
+      // the rest of the call).
+      const stop = client.onGone(() => req.destroy(Object.assign(new Error('The client disconnected'), { name: 'AbortError' })));
+      req.once('close', stop);
       let answered = false;
       // Inactivity timeout: fires while waiting for headers and between body chunks.
       req.setTimeout(this.timeoutMs, () => req.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })));
@@ -84,7 +84,7 @@ export class HttpUpstreamClient extends UpstreamClient implements OnModuleDestro
   private translate(err: NodeJS.ErrnoException, url: URL, request: UpstreamRequest): Error {
     const name = request.name ?? 'the upstream';
     const logDetail = `upstream ${url.host}`;
-    if (request.signal.aborted || err.name === 'AbortError') {
+    if (request.client.gone || err.name === 'AbortError') {
       return new GatewayError(GatewayErrorCode.ClientClosedRequest, `The client disconnected before ${name} answered.`, undefined, { logDetail });
     }
     if (err instanceof RefusedAddressError) return this.forbidden(err, url);

@@ -7,7 +7,7 @@ export type { ChatRequest, ChatRequestContext } from './chat-request.preprocesso
 export { CompletionTracer } from './completion.tracer';
 export type { CompletionOutcome, CompletionTrace, CompletionTraceStart, CompletionUsage, TracerStatus } from './completion.tracer';
 export { UpstreamClient } from './upstream.client';
-export type { UpstreamRequest, UpstreamResponse } from './upstream.client';
+export type { ClientPresence, UpstreamRequest, UpstreamResponse } from './upstream.client';
 export { UpstreamTargetResolver, BUILT_IN_PROVIDERS } from './upstream-target.resolver';
 export type { UpstreamKind, UpstreamTarget } from './upstream-target.resolver';
 export { ForwardingSettings } from './forwarding.settings';

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { ForwardResult } from './chat-completions.service';
+import type { ClientPresence } from './upstream.client';
 
 /**
  * Writes a forward result to the client (a plain node response: the Nest
@@ -7,7 +8,7 @@ import { ForwardResult } from './chat-completions.service';
  * written to the socket as the relay yields them (no buffering, no
  * intermediate stream), waiting for 'drain' when the client reads slowly. A
  * client that leaves ends the loop, which closes the relay (it traces the
- * interruption and records nothing); abortOnClientGone has already cut the
+ * interruption and records nothing); clientPresence has already cut the
  * upstream call.
  */
 export async function writeForwardResult(res: ServerResponse, result: ForwardResult): Promise<void> {
@@ -47,11 +48,37 @@ function drained(res: ServerResponse): Promise<void> {
   });
 }
 
-/** Aborted when the client goes away before its response is finished: cuts the upstream call. */
-export function abortOnClientGone(res: ServerResponse): AbortSignal {
-  const abort = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) abort.abort();
-  });
-  return abort.signal;
+/** The client of `res`: gone when the response closes before it was finished (that cuts the upstream call). */
+export function clientPresence(res: ServerResponse): ClientPresence {
+  return new ResponsePresence(res);
+}
+
+class ResponsePresence implements ClientPresence {
+  private controller?: AbortController;
+
+  constructor(private readonly res: ServerResponse) {}
+
+  get gone(): boolean {
+    return this.res.destroyed && !this.res.writableFinished;
+  }
+
+  onGone(listener: () => void): () => void {
+    if (this.gone) {
+      listener();
+      return () => undefined;
+    }
+    const onClose = () => {
+      if (!this.res.writableFinished) listener();
+    };
+    this.res.once('close', onClose);
+    return () => this.res.off('close', onClose);
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      const controller = (this.controller = new AbortController());
+      this.onGone(() => controller.abort());
+    }
+    return this.controller.signal;
+  }
 }
