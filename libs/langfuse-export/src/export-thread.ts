@@ -13,7 +13,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ExportCredentials, ExportLog } from './delivery';
-import { EngineOptions, ExportEngine, ExportStats } from './export-engine';
+import type { EngineOptions, ExportEngine, ExportStats } from './export-engine';
 import { describeRollouts, TraceRecord } from './trace-record';
 
 /** Main → worker. */
@@ -62,7 +62,11 @@ export class InProcessExport implements ExportHost {
   private readonly engine: ExportEngine;
 
   constructor(options: EngineOptions, log: ExportLog) {
-    this.engine = new ExportEngine(options, log);
+    // Loaded here, not at the top: with the worker (the default) the main
+    // thread never loads the OpenTelemetry SDK and the OTLP exporter (RSS).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { ExportEngine: Engine } = require('./export-engine') as typeof import('./export-engine');
+    this.engine = new Engine(options, log);
   }
 
   setCredentials(all: ExportCredentials[]): void {

@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { RandomIdGenerator } from '@opentelemetry/sdk-trace-base';
+import { randomUUID } from 'node:crypto';
 import { CompletionOutcome, CompletionTrace, CompletionTraceStart, CompletionTracer, TracerStatus } from '@app/completion-forwarding';
 import { CredentialVault } from '@app/credential-vault';
 import { RedisConnection } from '@app/redis';
@@ -34,7 +34,6 @@ const CLAIM_IDLE_MS = 60_000;
 @Injectable()
 export class LangfuseCompletionTracer extends CompletionTracer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(LangfuseCompletionTracer.name);
-  private readonly ids = new RandomIdGenerator();
   private readonly host?: ExportHost;
   private readonly outbox?: TraceOutbox;
 
@@ -88,8 +87,8 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
     if (!outbox) return undefined;
     const credentials = this.vault.findCredentials(info.projectId);
     if (!credentials) return undefined;
-    const spanId = this.ids.generateSpanId();
-    const traceId = this.ids.generateTraceId();
+    const spanId = randomSpanId();
+    const traceId = randomTraceId();
     let ended = false;
     return {
       traceId,
@@ -165,4 +164,20 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
   private allCredentials(): ExportCredentials[] {
     return this.vault.projectIds().map((id) => this.vault.credentialsFor(id));
   }
+}
+
+/**
+ * W3C trace and span ids (32 and 16 lowercase hex digits) from randomUUID,
+ * which draws from a cached pool of random bytes: the main thread needs no
+ * OpenTelemetry SDK for two ids. The trace id keeps the UUID's version digit
+ * (122 random bits), so it is never the invalid all-zero id.
+ */
+function randomTraceId(): string {
+  const u = randomUUID();
+  return u.slice(0, 8) + u.slice(9, 13) + u.slice(14, 18) + u.slice(19, 23) + u.slice(24);
+}
+
+function randomSpanId(): string {
+  const u = randomUUID();
+  return u.slice(0, 8) + u.slice(24, 32);
 }
