@@ -44,6 +44,8 @@ export interface StreamConsumerOptions {
 }
 
 const READ_BLOCK_MS = 1_000;
+/** How long entries just read wait before they are taken (see run()). */
+const TAKE_DELAY_MS = 5;
 
 export class StreamConsumer {
   private readonly reader: RedisClient;
@@ -127,7 +129,13 @@ export class StreamConsumer {
         const answer = (await this.reader.xreadgroup('GROUP', STREAM_GROUP, this.name, 'COUNT', Math.min(room, 512), 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.options.key, '>')) as
           | Array<[string, Array<[string, string[]]>]>
           | null;
-        for (const [, entries] of answer ?? []) this.take(entries);
+        if (answer) {
+          // The read answers the moment a completion appends its trace, while
+          // that completion's answer is still being written: taking the
+          // entries at once (span building, on the same cores) delayed it.
+          await sleep(TAKE_DELAY_MS);
+          for (const [, entries] of answer) this.take(entries);
+        }
         this.recovered();
       } catch (err) {
         this.failed('read the trace stream', err);
