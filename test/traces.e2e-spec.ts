@@ -485,6 +485,26 @@ describe('Langfuse under load and failure', () => {
     }
   });
 
+  it('a client that leaves mid-read stops the reads: no more Langfuse calls for it, on both generations', async () => {
+    for (const app of [v2, legacy]) {
+      const rollout = rid();
+      // Recorded but never traced: the read keeps polling Langfuse until its retries run out.
+      await app.tracker.record(inProject(rollout), uuidv7());
+      fake.calls.length = 0;
+      const abort = new AbortController();
+      const pending = fetch(`${app.url}/traces?tags=rollout_id:${rollout}&max_retries=20&sleep_between_gets=0.2`, { signal: abort.signal }).catch((e: Error) => e);
+      const deadline = Date.now() + 5_000;
+      while (fake.calls.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      abort.abort();
+      expect(await pending).toMatchObject({ name: 'AbortError' });
+      await new Promise((r) => setTimeout(r, 300));
+      const afterLeaving = fake.calls.length;
+      await new Promise((r) => setTimeout(r, 1_000));
+      // A read still polling (20 reads, 0.2 s apart) would have made about five more calls by now.
+      expect(fake.calls.length).toBe(afterLeaving);
+    }
+  });
+
   it('a Langfuse too slow for LANGFUSE_READ_TIMEOUT_MS → retried, then 502 within the budget', async () => {
     const app = await startApp(fake, { LANGFUSE_READ_API: 'legacy', LANGFUSE_READ_TIMEOUT_MS: '150', LANGFUSE_READ_BUDGET_MS: '1500' });
     try {

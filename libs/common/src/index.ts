@@ -5,3 +5,5 @@ export { JSON_VALUE } from './json-value.docs';
 export { currentRequestContext, requestContext } from './request-context';
 export type { RequestContext } from './request-context';
 export { withDeadline } from './deadline';
+export { clientPresence } from './client-presence';
+export type { ClientPresence } from './client-presence';

@@ -1,11 +1,11 @@
 import { All, Controller, RawBodyRequest, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { accountOf } from '@app/auth';
+import { clientPresence } from '@app/common';
 import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { clientHeaders, upstreamHeaders } from './forwarded-headers';
-import { clientPresence } from './response-writer';
 import { UpstreamClient } from './upstream.client';
 import { UpstreamTargetResolver } from './upstream-target.resolver';
 

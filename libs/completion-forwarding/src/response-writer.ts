@@ -1,6 +1,5 @@
 import type { ServerResponse } from 'node:http';
 import { ForwardResult } from './chat-completions.service';
-import type { ClientPresence } from './upstream.client';
 
 /**
  * Writes a forward result to the client (a plain node response: the Nest
@@ -46,39 +45,4 @@ function drained(res: ServerResponse): Promise<void> {
     res.on('drain', done);
     res.on('close', done);
   });
-}
-
-/** The client of `res`: gone when the response closes before it was finished (that cuts the upstream call). */
-export function clientPresence(res: ServerResponse): ClientPresence {
-  return new ResponsePresence(res);
-}
-
-class ResponsePresence implements ClientPresence {
-  private controller?: AbortController;
-
-  constructor(private readonly res: ServerResponse) {}
-
-  get gone(): boolean {
-    return this.res.destroyed && !this.res.writableFinished;
-  }
-
-  onGone(listener: () => void): () => void {
-    if (this.gone) {
-      listener();
-      return () => undefined;
-    }
-    const onClose = () => {
-      if (!this.res.writableFinished) listener();
-    };
-    this.res.once('close', onClose);
-    return () => this.res.off('close', onClose);
-  }
-
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      const controller = (this.controller = new AbortController());
-      this.onGone(() => controller.abort());
-    }
-    return this.controller.signal;
-  }
 }

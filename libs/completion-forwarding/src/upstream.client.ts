@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ClientPresence } from '@app/common';
 
 export interface UpstreamRequest {
   method: string;
@@ -23,21 +24,7 @@ export interface UpstreamRequest {
   readonly signal: AbortSignal;
 }
 
-/**
- * The client's side of a call: whether it left before its answer was
- * finished, and a way to hear of it. Not an AbortSignal per call: an
- * AbortController, its EventTarget and listeners cost 9 % of the gateway's
- * CPU per completion (bench/README.md, issue 17); this rides on the
- * response's own 'close' event. `signal` makes an AbortSignal on first use.
- */
-export interface ClientPresence {
-  /** The client disconnected before its response was finished. */
-  readonly gone: boolean;
-  /** Calls `listener` once when the client goes (at once if it has); returns what stops listening. */
-  onGone(listener: () => void): () => void;
-  /** An AbortSignal aborted when the client goes, made on first access. */
-  readonly signal: AbortSignal;
-}
+export type { ClientPresence };
 
 export interface UpstreamResponse {
   status: number;

@@ -2,7 +2,7 @@ import { applyDecorators, Controller, Get, Param, Query, Res } from '@nestjs/com
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Account, AccountInfo, ProjectResolver } from '@app/auth';
-import { ApiGatewayErrors, GatewayErrorCode } from '@app/common';
+import { ApiGatewayErrors, clientPresence, GatewayErrorCode } from '@app/common';
 import { ApiRouteParams } from '@app/routing-metadata';
 import { TraceRetrievalService } from './trace-retrieval.service';
 import { TracesResponse } from './trace.model';
@@ -105,15 +105,6 @@ export class TracesController {
     const preprocessed = await this.preprocessor.process(validated, { projectId: pathProject, account, pointwise, ...(trailId !== undefined ? { trailId } : {}) });
     const { query } = preprocessed;
     const projectId = this.projects.resolve(account, preprocessed.projectId);
-    const abort = new AbortController();
-    const onClose = () => {
-      if (!res.writableFinished) abort.abort(new Error('client went away'));
-    };
-    res.once('close', onClose);
-    try {
-      return await this.traces.readTraces({ query, projectId, pointwise, trailId, signal: abort.signal });
-    } finally {
-      res.off('close', onClose);
-    }
+    return this.traces.readTraces({ query, projectId, pointwise, trailId, signal: clientPresence(res).signal });
   }
 }

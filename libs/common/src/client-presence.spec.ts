@@ -1,7 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { clientPresence } from './response-writer';
-import type { ClientPresence } from './upstream.client';
+import { ClientPresence, clientPresence } from './client-presence';
 
 /** clientPresence over real node responses: a finished answer is not "gone", a client that leaves first is. */
 describe('clientPresence', () => {
