@@ -12,7 +12,7 @@ import { CredentialVault } from '@app/credential-vault';
 import { RedisKeys } from '@app/redis';
 import { FakeLangfuse, startFakeLangfuse } from './fakes/fake-langfuse.server';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
-import { metadataPath, StartedGateway, startGateway, writeSecrets } from './support/gateway';
+import { metadataPath, metricValue, StartedGateway, startGateway, writeSecrets } from './support/gateway';
 import { testRedisUrl } from './support/redis';
 
 // Every test runs with the export on the main thread and in its worker thread.
@@ -56,12 +56,7 @@ default_project_id: proj-a
   });
 
   const flush = () => gw.app.get(LangfuseCompletionTracer).flush();
-  /** The value of one unlabelled metric on /metrics. */
-  const metric = async (name: string) => {
-    const text = await (await fetch(`${gw.url}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-    return line === undefined ? undefined : Number(line.split(' ')[1]);
-  };
+  const metric = (name: string) => metricValue(gw, name);
 
   it('says where the export runs', () => {
     expect(gw.logs.join('\n')).toContain(`Langfuse traces are exported ${worker === 'true' ? 'from a worker thread' : 'on the main thread'}`);

@@ -19,7 +19,7 @@ import { LangfuseCompletionTracer } from '@app/langfuse-export';
 import { RedisKeys } from '@app/redis';
 import { FakeLangfuse, startFakeLangfuse } from './fakes/fake-langfuse.server';
 import { FakeOpenAI, startFakeOpenAI } from './fakes/fake-openai.server';
-import { exportingGatewaySettings, json, metadataPath, StartedGateway, startGateway } from './support/gateway';
+import { exportingGatewaySettings, json, metadataPath, metricValue, StartedGateway, startGateway } from './support/gateway';
 import { runLoad } from './support/load';
 import { RedisClusterProcess } from './support/redis-cluster';
 import { RedisSentinelProcess } from './support/redis-sentinel';
@@ -191,7 +191,7 @@ describe.each(Object.keys(topologies))('%s', (name) => {
       expect((await json(res)).total_traces).toBe(new Set(ok).size);
     }
     // The promoted master has no replica of its own: writes after the failover are stored unconfirmed, and counted.
-    const unconfirmed = async (gw: StartedGateway) => Number(/^gateway_redis_unconfirmed_writes_total (\d+)$/m.exec(await (await fetch(`${gw.url}/metrics`)).text())?.[1]);
+    const unconfirmed = async (gw: StartedGateway) => (await metricValue(gw, 'gateway_redis_unconfirmed_writes_total')) ?? 0;
     expect((await unconfirmed(a)) + (await unconfirmed(b))).toBeGreaterThan(0);
     // One line for the record: how long Redis took to serve the rollout again.
     console.log(`${name}: failover in ${failoverMs} ms; ${ok.length} completions answered 200 across it, all recorded and traced`);

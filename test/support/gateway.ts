@@ -131,6 +131,13 @@ export function exportingGatewaySettings(options: {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const json = (res: Response): Promise<any> => res.json();
 
+/** The value of one unlabelled metric on the gateway's /metrics (undefined when absent). */
+export async function metricValue(gw: { url: string }, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${gw.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+}
+
 /**
  * Stores registrations Redis did not confirm within REGISTRATION_TIMEOUT_MS
  * (a busy CI machine) and that wait in the gateway's retry queue, so a test
