@@ -5,6 +5,7 @@
  * SIGTERM under load, a Langfuse outage (503, 429, down) with a restart of
  * the gateway in the middle of it, and a Redis killed by pid mid-load.
  */
+import { RedisKeys } from '@app/redis';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -106,6 +107,8 @@ it('SIGTERM under load: the drain ends with the last in-flight call, late calls 
     expect(recorded.has(o.insertionId!)).toBe(true);
     expect(traced.has(o.insertionId!)).toBe(true);
   }
+  // Delivered before the exit and acknowledged: nothing left for the next start to send again.
+  expect(await redis.xlen(new RedisKeys(env.REDIS_KEY_PREFIX).shared('langfuse-traces'))).toBe(0);
   expect(g.lines.join('\n')).not.toContain(PROJECT.secretKey);
 }, 60_000);
 

@@ -48,7 +48,9 @@ export class ExportEngine {
   /** Stops; returns the records held only in memory that Langfuse has not taken. */
   async close(timeoutMs: number): Promise<TraceRecord[]> {
     await this.consumer?.stop();
-    return this.delivery.close(timeoutMs);
+    const left = await this.delivery.close(timeoutMs);
+    await this.consumer?.close();
+    return left;
   }
 
   stats(): ExportStats {

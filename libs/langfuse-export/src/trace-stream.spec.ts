@@ -65,7 +65,7 @@ it('an entry leaves the stream only once Langfuse took its trace', async () => {
   await until(async () => (await redis.xlen(key)) === 0);
   expect(await redis.xlen(key)).toBe(0);
   expect(arrived(records.map((r) => r.traceId))).toBe(3);
-  await a.c.stop();
+  await a.c.close();
   await redis.del(key);
 });
 
@@ -78,12 +78,13 @@ it('a consumer that stops leaves its entries pending; it takes them back when it
   await until(() => first.delivery.held === 2);
   await first.c.stop();
   await first.delivery.close(0);
+  await first.c.close();
   await langfuse.start();
   const again = consumer(key, 'host-1', 60_000);
   await until(async () => (await redis.xlen(key)) === 0);
   expect(arrived(records.map((r) => r.traceId))).toBe(2);
   expect(again.logs.join('\n')).toMatch(/Took back 2 trace\(s\)/);
-  await again.c.stop();
+  await again.c.close();
   await redis.del(key);
 });
 
@@ -117,6 +118,7 @@ it('entries a read handed over while the connection dropped (its answer lost) ar
     await spy.quit();
     await c.c.stop();
     await c.delivery.close(0);
+    await c.c.close();
     await redis.del(key);
   }
 });
@@ -130,11 +132,30 @@ it('another consumer claims what a stopped one left, once it has been idle long 
   await until(() => gone.delivery.held === 3);
   await gone.c.stop();
   await gone.delivery.close(0);
+  await gone.c.close();
   await langfuse.start();
   const other = consumer(key, 'replica-other');
   await until(async () => (await redis.xlen(key)) === 0);
   expect(arrived(records.map((r) => r.traceId))).toBe(3);
   expect(other.logs.join('\n')).toMatch(/Took over 3 trace\(s\) left pending/);
-  await other.c.stop();
+  await other.c.close();
+  await redis.del(key);
+});
+
+it('stop() still takes what was appended just before it, while the loop was between two reads', async () => {
+  const key = `stream-spec-${randomUUID()}`;
+  const a = consumer(key, 'stopping');
+  await until(async () => ((await redis.xinfo('GROUPS', key).catch(() => [])) as unknown[]).length === 1);
+  const first = record('r-stop');
+  const last = record('r-stop');
+  await append(key, 100, first);
+  // The read that answered with `first` has returned; `last` comes before the loop reads again.
+  await new Promise((r) => setTimeout(r, 2));
+  await append(key, 100, last);
+  await a.c.stop();
+  await a.delivery.close(5_000);
+  await a.c.close();
+  expect(arrived([first.traceId, last.traceId])).toBe(2);
+  expect(await redis.xlen(key)).toBe(0);
   await redis.del(key);
 });

@@ -59,6 +59,7 @@ export class StreamConsumer {
   private ackTimer?: NodeJS.Immediate;
   private claimTimer?: NodeJS.Timeout;
   private stopped = false;
+  private stoppedAt = 0;
   private loop?: Promise<void>;
   private lastError = '';
   /** Set after a reconnect or a failed read: take the own pending entries again before reading new ones. */
@@ -94,12 +95,24 @@ export class StreamConsumer {
     this.claimTimer.unref();
   }
 
-  /** Stops reading; what is not delivered stays pending in the stream for the next consumer. */
+  /**
+   * Stops reading, after one last read of what was appended up to now (the
+   * gateway's last answers). The delivery then drains, and close() sends the
+   * acknowledgements of what it delivered; what is not delivered stays
+   * pending in the stream for the next consumer.
+   */
   async stop(): Promise<void> {
+    if (!this.stopped) this.stoppedAt = Date.now();
     this.stopped = true;
     clearInterval(this.claimTimer);
     await this.loop;
-    this.flushAcks();
+  }
+
+  /** After stop() and the delivery's drain: acknowledges what was delivered, and disconnects. */
+  async close(): Promise<void> {
+    await this.stop();
+    clearImmediate(this.ackTimer);
+    await this.flushAcks();
     await Promise.all([close(this.reader), close(this.writer)]);
   }
 
@@ -142,6 +155,32 @@ export class StreamConsumer {
         this.resync = true;
         await sleep(1_000);
       }
+    }
+    await this.catchUp();
+  }
+
+  /**
+   * The loop stops between reads, and an entry appended in between (a
+   * completion answered just before the shutdown) would wait in the stream
+   * for the next start: read what is there now, without blocking, up to what
+   * was appended when stop() was called. The drain that follows exports it.
+   */
+  private async catchUp(): Promise<void> {
+    try {
+      for (;;) {
+        const room = this.options.readAhead - this.delivery.held;
+        if (room <= 0) return;
+        const answer = (await this.reader.xreadgroup('GROUP', STREAM_GROUP, this.name, 'COUNT', Math.min(room, 512), 'STREAMS', this.options.key, '>')) as
+          | Array<[string, Array<[string, string[]]>]>
+          | null;
+        const entries = answer?.[0]?.[1] ?? [];
+        if (entries.length === 0) return;
+        this.take(entries);
+        // Appended after this gateway stopped answering: another replica's, which it reads on.
+        if (Number(entries[entries.length - 1][0].split('-')[0]) > this.stoppedAt) return;
+      }
+    } catch (err) {
+      this.failed('read the last entries of the trace stream', err);
     }
   }
 
@@ -222,23 +261,26 @@ export class StreamConsumer {
     this.mine.delete(id);
     this.acks.push(id);
     this.acking.add(id);
-    this.ackTimer ??= setImmediate(() => this.flushAcks());
+    this.ackTimer ??= setImmediate(() => void this.flushAcks());
   }
 
-  private flushAcks(): void {
+  private flushAcks(): Promise<void> {
     this.ackTimer = undefined;
-    if (this.acks.length === 0) return;
+    if (this.acks.length === 0) return Promise.resolve();
     const ids = this.acks;
     this.acks = [];
-    this.writer
+    return this.writer
       .multi()
       .xack(this.options.key, STREAM_GROUP, ...ids)
       .xdel(this.options.key, ...ids)
       .exec()
-      .catch((err: unknown) => {
-        // Not acknowledged: the entries stay pending and are delivered again later (Langfuse takes a span id once).
-        this.failed('acknowledge delivered traces in the trace stream', err);
-      })
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          // Not acknowledged: the entries stay pending and are delivered again later (Langfuse takes a span id once).
+          this.failed('acknowledge delivered traces in the trace stream', err);
+        },
+      )
       .finally(() => {
         for (const id of ids) this.acking.delete(id);
       });
