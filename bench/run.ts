@@ -11,6 +11,7 @@
  *        | export (the Langfuse tracer alone: CPU per completion)
  *        | reliability (Langfuse and Redis faults under load: nothing lost)
  *        | cluster (two gateways on a Redis Cluster, a master killed: throughput, nothing lost)
+ *        | open-streams (9,900 concurrent streams through one gateway: RSS, event loop, nothing lost)
  * settings: see bench/README.md and bench/lib/options.ts (env BENCH_* or name=value),
  * e.g. duration=10 connections=128 repeat=3.
  */
@@ -29,10 +30,11 @@ import { printMemory, runMemory } from './scenarios/memory';
 import { printExport, runExport } from './scenarios/export';
 import { printReliability, runReliability } from './scenarios/reliability';
 import { printCluster, runCluster } from './scenarios/cluster';
+import { printOpenStreams, runOpenStreams } from './scenarios/open-streams';
 
-type Scenario = 'overhead' | 'streaming' | 'read' | 'memory' | 'profile' | 'breakdown' | 'export' | 'reliability' | 'cluster';
+type Scenario = 'overhead' | 'streaming' | 'read' | 'memory' | 'profile' | 'breakdown' | 'export' | 'reliability' | 'cluster' | 'open-streams';
 const ALL: Scenario[] = ['overhead', 'streaming', 'read', 'memory'];
-const KNOWN: Scenario[] = [...ALL, 'profile', 'breakdown', 'export', 'reliability', 'cluster'];
+const KNOWN: Scenario[] = [...ALL, 'profile', 'breakdown', 'export', 'reliability', 'cluster', 'open-streams'];
 
 async function runScenario(which: Scenario, env: BenchEnv): Promise<unknown> {
   switch (which) {
@@ -69,6 +71,11 @@ async function runScenario(which: Scenario, env: BenchEnv): Promise<unknown> {
     case 'reliability': {
       const r = await runReliability(env);
       printReliability(r);
+      return r;
+    }
+    case 'open-streams': {
+      const r = await runOpenStreams(env);
+      printOpenStreams(r);
       return r;
     }
     case 'cluster': {

@@ -83,7 +83,9 @@ export class BenchEnv {
    * gateway tracking into a fresh key prefix with export on; all stopped or
    * cleaned up by stopAll.
    */
-  async trackedGateway(nodeArgs: string[] = []): Promise<{ gateway: GatewayChild; upstream: Child; langfuse: Child }> {
+  async trackedGateway(
+    nodeArgs: string[] = [],
+  ): Promise<{ gateway: GatewayChild; upstream: Child; langfuse: Child & { countTraces(rollout: string): Promise<number> }; redis: Redis; keyPrefix: string }> {
     const { client: redis, resolved } = await this.redis();
     const langfuse = await this.fakeLangfuseProcess();
     const upstream = await this.fakeUpstream();
@@ -99,7 +101,7 @@ export class BenchEnv {
       nodeArgs,
     });
     this.defer(() => gateway.stop());
-    return { gateway, upstream, langfuse };
+    return { gateway, upstream, langfuse, redis, keyPrefix };
   }
 
   /** The baseline proxy, transpiled to plain JS first so it runs on bare node (no TypeScript compiler in its memory). */

@@ -54,6 +54,14 @@ export interface BenchOptions {
 
   /** SSE streams held open through the gateway for the memory scenario. */
   memoryStreams: number;
+  /** Memory: seconds the gateway is left idle (after start, after the warm-up) for its lowest RSS. */
+  settleSeconds: number;
+
+  /** open-streams: concurrent streams through one gateway, opened evenly over openSeconds. */
+  openStreams: number;
+  openSeconds: number;
+  /** open-streams: the gap between the upstream's chunks (ms); `chunks` of them per stream. */
+  openGapMs: number;
 
   /** Reliability: completions per second of the steady load. */
   reliabilityRate: number;
@@ -105,6 +113,10 @@ const SPEC: Record<keyof BenchOptions, { env: string; arg: string }> = {
   readRpm: { env: 'BENCH_READ_RPM', arg: 'read-rpm' },
   readApis: { env: 'BENCH_READ_APIS', arg: 'read-apis' },
   memoryStreams: { env: 'BENCH_MEMORY_STREAMS', arg: 'memory-streams' },
+  settleSeconds: { env: 'BENCH_SETTLE_SECONDS', arg: 'settle-seconds' },
+  openStreams: { env: 'BENCH_OPEN_STREAMS', arg: 'open-streams' },
+  openSeconds: { env: 'BENCH_OPEN_SECONDS', arg: 'open-seconds' },
+  openGapMs: { env: 'BENCH_OPEN_GAP_MS', arg: 'open-gap' },
   reliabilityRate: { env: 'BENCH_RELIABILITY_RATE', arg: 'reliability-rate' },
   faultSeconds: { env: 'BENCH_FAULT_SECONDS', arg: 'fault-seconds' },
   outageSeconds: { env: 'BENCH_OUTAGE_SECONDS', arg: 'outage-seconds' },
@@ -141,6 +153,10 @@ export function defaultOptions(): BenchOptions {
     readRpm: 1000,
     readApis: ['v2', 'legacy'],
     memoryStreams: 1000,
+    settleSeconds: 150,
+    openStreams: 9900,
+    openSeconds: 10,
+    openGapMs: 1000,
     reliabilityRate: 20,
     faultSeconds: 10,
     outageSeconds: 60,

@@ -18,6 +18,8 @@ export interface StreamTiming {
   eventsPerRead: number[];
   sawDone: boolean;
   totalMs: number;
+  /** The gateway's `x-insertion-id` (tracked routes). */
+  insertionId?: string;
   error?: string;
 }
 
@@ -41,6 +43,8 @@ export function timedStream(agent: Agent, url: string, path: string, headers: Re
       (res) => {
         timing.status = res.statusCode ?? 0;
         timing.headersMs = ms();
+        const id = res.headers['x-insertion-id'];
+        if (typeof id === 'string') timing.insertionId = id;
         let pending = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {

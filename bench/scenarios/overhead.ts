@@ -190,7 +190,7 @@ async function checkCorrectness(
 }
 
 /** Waits until the fake Langfuse holds `expected` traces of the rollout (export is batched), or the timeout. */
-async function waitForTraces(langfuse: { countTraces(rollout: string): Promise<number> }, rollout: string, expected: number, timeoutMs: number): Promise<number> {
+export async function waitForTraces(langfuse: { countTraces(rollout: string): Promise<number> }, rollout: string, expected: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let count = 0;
   for (;;) {
