@@ -91,7 +91,7 @@ export async function runMemory(env: BenchEnv): Promise<MemoryResult> {
     const idleAfterStart = await read(target);
     log(`  ${name}: idle ${round(idleAfterStart.rssMiB, 1)} MiB; left idle for ${settleS} s`);
     const settledAfterStart = await settledRss(target, settleS);
-    log(`  ${name}: settled at ${round(settledAfterStart.rssMiB, 1)} MiB after ${settledAfterStart.afterS} s; warm-up (5 s of completions at 64 connections)`);
+    log(`  ${name}: lowest idle RSS ${round(settledAfterStart.rssMiB, 1)} MiB, reached after ${settledAfterStart.afterS} s; warm-up (5 s of completions at 64 connections)`);
     await runLoad({
       url: target.url + warmPath,
       headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-provider-key' },
