@@ -53,9 +53,9 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
   private draining?: Promise<void>;
   private backoffMs = RETRY_BASE_MS;
   private readonly counters = { registered: 0, queued: 0, retriedOk: 0, rejected: 0 };
-  /** Spool files taken over at start, deleted once their ids are stored (or written again at shutdown). */
   /** Set at shutdown: the last drain runs then, and nothing is scheduled after it. */
   private closed = false;
+  /** Spool files taken over at start, deleted once their ids are stored (or written again at shutdown). */
   private spooled: SpooledBatch<SpooledRegistration>[] = [];
   /** Queued ids not logged one by one yet, reported together when the window ends. */
   private queuedReport?: { count: number; rollouts: Set<string>; moreRollouts: boolean; timer?: NodeJS.Timeout };

@@ -20,7 +20,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
 import { AccountInfo, ProjectResolver } from '@app/auth';
-import { clientPresence, currentRequestContext, GatewayError, GatewayErrorCode } from '@app/common';
+import { ClientPresence, clientPresence, currentRequestContext, GatewayError, GatewayErrorCode } from '@app/common';
 import { RolloutTracker } from '@app/completeness-tracking';
 import { CredentialVault } from '@app/credential-vault';
 import { buildMetadataTags, buildTrailTags, ChatRouteParams, mergeTags, parseChatRoute, RolloutMetadata, RolloutRef } from '@app/routing-metadata';
@@ -30,7 +30,7 @@ import { clientHeaders, upstreamHeaders } from './forwarded-headers';
 import { ForwardingPolicy } from './forwarding.policy';
 import { writeForwardResult } from './response-writer';
 import { SseAccumulator } from './sse-accumulator';
-import { ClientPresence, UpstreamClient, UpstreamResponse } from './upstream.client';
+import { UpstreamClient, UpstreamResponse } from './upstream.client';
 import { UpstreamTarget, UpstreamTargetResolver } from './upstream-target.resolver';
 
 export interface ChatCall {

@@ -38,17 +38,18 @@ export class GatewayMetrics implements OnModuleInit {
     collectDefaultMetrics({ register: this.registry, prefix: 'gateway_' });
     const tracker = this.tracker;
     type Stats = ReturnType<RolloutTracker['stats']>;
-    // The tracker keeps the counts; these read them at scrape time.
-    const counter = (name: string, help: string, pick: (s: Stats) => number) =>
+    // The tracker and the Redis connection keep the counts; these read them at scrape time.
+    const countOf = (name: string, help: string, read: () => number) =>
       new Counter({
         name,
         help,
         registers: [this.registry],
         collect(this: Counter) {
           this.reset();
-          this.inc(pick(tracker.stats()));
+          this.inc(read());
         },
       });
+    const counter = (name: string, help: string, pick: (s: Stats) => number) => countOf(name, help, () => pick(tracker.stats()));
     const gauge = (name: string, help: string, pick: (s: Stats) => number) =>
       new Gauge({
         name,
@@ -61,15 +62,7 @@ export class GatewayMetrics implements OnModuleInit {
     counter('gateway_completions_recorded_total', 'Insertion ids stored for their rollout', (s) => s.registered);
     counter('gateway_registrations_queued_total', 'Registrations that waited in the retry queue (store unreachable)', (s) => s.queued);
     const redis = this.redis;
-    new Counter({
-      name: 'gateway_redis_unconfirmed_writes_total',
-      help: 'Writes fewer replicas than REDIS_WAIT_REPLICAS confirmed in time (kept on the master alone)',
-      registers: [this.registry],
-      collect(this: Counter) {
-        this.reset();
-        this.inc(redis.unconfirmedWrites);
-      },
-    });
+    countOf('gateway_redis_unconfirmed_writes_total', 'Writes fewer replicas than REDIS_WAIT_REPLICAS confirmed in time (kept on the master alone)', () => redis.unconfirmedWrites);
     counter('gateway_registrations_rejected_total', 'Registrations refused because the retry queue was full (the call failed loudly)', (s) => s.rejected);
     gauge('gateway_registrations_pending', 'Registrations waiting in the retry queue now', (s) => s.pending);
 
