@@ -139,13 +139,11 @@ export class TickBatcher {
       const confirmed = !waitReply || waitReply[0] ? 0 : Number(waitReply[1]);
       let stored = 0;
       batch.forEach((w, i) => {
-        const err = failure ?? (results?.[i] ? results[i][0] : new Error('Redis sent no reply for this command'));
-        if (this.cluster && err instanceof Error && REDIRECTED.test(err.message) && ++w.redirects < REDIRECT_ATTEMPTS) redirected.push(w);
-        else if (err) w.reject(err);
-        else {
-          stored++;
-          w.resolve(results![i][1]);
-        }
+        const reply: [Error | null, unknown] | undefined = failure !== undefined ? [failure as Error, undefined] : results?.[i];
+        const err = reply?.[0];
+        if (this.cluster && err instanceof Error && REDIRECTED.test(err.message) && ++w.redirects < REDIRECT_ATTEMPTS) return void redirected.push(w);
+        if (reply && !err) stored++;
+        settle(w, reply);
       });
       if (stored > 0 && confirmed < this.wait.replicas) this.wait.onUnconfirmed?.(stored, confirmed);
       if (redirected.length > 0) await new Promise<void>((resolve) => this.cluster!.refreshSlotsCache(() => resolve()));
