@@ -139,15 +139,13 @@ export class StreamConsumer {
           await sleep(50);
           continue;
         }
-        const answer = (await this.reader.xreadgroup('GROUP', STREAM_GROUP, this.name, 'COUNT', Math.min(room, 512), 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.options.key, '>')) as
-          | Array<[string, Array<[string, string[]]>]>
-          | null;
-        if (answer) {
+        const entries = await this.read(Math.min(room, 512), '>', READ_BLOCK_MS);
+        if (entries.length > 0) {
           // The read answers the moment a completion appends its trace, while
           // that completion's answer is still being written: taking the
           // entries at once (span building, on the same cores) delayed it.
           await sleep(TAKE_DELAY_MS);
-          for (const [, entries] of answer) this.take(entries);
+          this.take(entries);
         }
         this.recovered();
       } catch (err) {
@@ -170,10 +168,7 @@ export class StreamConsumer {
       for (;;) {
         const room = this.options.readAhead - this.delivery.held;
         if (room <= 0) return;
-        const answer = (await this.reader.xreadgroup('GROUP', STREAM_GROUP, this.name, 'COUNT', Math.min(room, 512), 'STREAMS', this.options.key, '>')) as
-          | Array<[string, Array<[string, string[]]>]>
-          | null;
-        const entries = answer?.[0]?.[1] ?? [];
+        const entries = await this.read(Math.min(room, 512), '>');
         if (entries.length === 0) return;
         this.take(entries);
         // Appended after this gateway stopped answering: another replica's, which it reads on.
@@ -198,17 +193,14 @@ export class StreamConsumer {
         await sleep(50);
         continue;
       }
-      const answer = (await this.reader.xreadgroup('GROUP', STREAM_GROUP, this.name, 'COUNT', Math.min(room, 256), 'STREAMS', this.options.key, after)) as
-        | Array<[string, Array<[string, string[] | null]>]>
-        | null;
-      const entries = answer?.[0]?.[1] ?? [];
+      const entries = await this.read(Math.min(room, 256), after);
       if (entries.length === 0) break;
       after = entries[entries.length - 1][0];
       for (const [id, fields] of entries) {
         if (fields === null) this.ack(id); // deleted from the stream meanwhile
         else if (!this.mine.has(id) && !this.acking.has(id)) taken++;
       }
-      this.take(entries.filter((e): e is [string, string[]] => e[1] !== null));
+      this.take(entries);
     }
     if (taken > 0) this.log('log', `Took back ${taken} trace(s) ${why}.`);
   }
@@ -240,9 +232,25 @@ export class StreamConsumer {
     }
   }
 
-  private take(entries: Array<[string, string[]]>): void {
+  /**
+   * This consumer's entries of the stream: new ones (`from` '>'), blocking up
+   * to `blockMs` when there are none, or its own pending ones after `from`
+   * (an entry deleted meanwhile comes with null fields).
+   */
+  private async read(count: number, from: string, blockMs?: number): Promise<Array<[string, string[] | null]>> {
+    const { key } = this.options;
+    const answer = (
+      blockMs === undefined
+        ? await this.reader.xreadgroup('GROUP', STREAM_GROUP, this.name, 'COUNT', count, 'STREAMS', key, from)
+        : await this.reader.xreadgroup('GROUP', STREAM_GROUP, this.name, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', key, from)
+    ) as Array<[string, Array<[string, string[] | null]>]> | null;
+    return answer?.[0]?.[1] ?? [];
+  }
+
+  /** Hands entries to the delivery (those it holds or is acknowledging already, and deleted ones, skipped). */
+  private take(entries: Array<[string, string[] | null]>): void {
     for (const [id, fields] of entries) {
-      if (this.mine.has(id) || this.acking.has(id)) continue;
+      if (fields === null || this.mine.has(id) || this.acking.has(id)) continue;
       let record: TraceRecord;
       try {
         record = JSON.parse(fields[fields.indexOf(FIELD) + 1]) as TraceRecord;
