@@ -199,10 +199,15 @@ export function cpuTimeMs(pid: number): number {
   return t.user + t.system;
 }
 
-/** User and kernel CPU time of a process (ms), from /proc (0 when it is gone). */
-export function cpuTimesMs(pid: number): { user: number; system: number } {
+/**
+ * User and kernel CPU time of a process (ms), from /proc (0 when it is gone).
+ * With `thread`, of that one thread of it (`thread === pid`: the main
+ * thread, i.e. the event loop; the rest is the export worker, V8's GC
+ * helpers and libuv's pool).
+ */
+export function cpuTimesMs(pid: number, thread?: number): { user: number; system: number } {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields[11] = utime, fields[12] = stime (clock ticks; 100 per second on Linux)
     return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
