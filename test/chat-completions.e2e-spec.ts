@@ -41,6 +41,7 @@ async function ids(gw: StartedGateway, rollout: string, project?: string): Promi
 }
 const client = (gw: StartedGateway, path: string, apiKey = 'sk-client-key-123') => new OpenAI({ baseURL: `${gw.url}${path}`, apiKey, maxRetries: 0, timeout: 10_000 });
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('tracked completions through LITELLM_URL', () => {
   let gw: StartedGateway;
@@ -57,6 +58,9 @@ describe('tracked completions through LITELLM_URL', () => {
     expect(data.choices[0].message.content).toContain('Hello gateway');
     const insertionId = response.headers.get('x-insertion-id');
     expect(insertionId).toMatch(UUID_V7);
+    // The request id is the gateway's (on its log lines); the upstream's own comes back under its own name.
+    expect(response.headers.get('x-request-id')).toMatch(UUID);
+    expect(response.headers.get('x-upstream-request-id')).toMatch(/^req_fake_/);
 
     const [sent] = upstream.requests;
     expect(sent.path).toBe('/v1/chat/completions');

@@ -113,6 +113,7 @@ export const CHAT_RESPONSE_HEADERS = {
   },
   'x-langfuse-trace-id': { description: 'The Langfuse trace of the call, when tracing is on for the project.', schema: { type: 'string' } },
   'x-request-id': { description: 'Your X-Request-Id if you sent a sane one, else a new id; on every log line of the call.', schema: { type: 'string' } },
+  'x-upstream-request-id': { description: 'The upstream’s own request id (its `x-request-id`, e.g. OpenAI’s), when it sent one.', schema: { type: 'string' } },
 };
 
 export const SSE_EXAMPLE =

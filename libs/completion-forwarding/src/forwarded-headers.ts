@@ -38,12 +38,15 @@ export function upstreamHeaders(incoming: IncomingHttpHeaders, credentialHeaders
   return out;
 }
 
+/** The upstream's own request id (OpenAI sends one) is relayed under this name: `x-request-id` is the gateway's, on its log lines. */
+export const UPSTREAM_REQUEST_ID_HEADER = 'x-upstream-request-id';
+
 export function clientHeaders(upstream: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const name in upstream) {
     const value = upstream[name];
     if (value === undefined || DROP_RESPONSE.has(name)) continue;
-    out[name] = value;
+    out[name === 'x-request-id' ? UPSTREAM_REQUEST_ID_HEADER : name] = value;
   }
   return out;
 }
