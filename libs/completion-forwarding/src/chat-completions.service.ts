@@ -20,7 +20,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
 import { AccountInfo, ProjectResolver } from '@app/auth';
-import { ClientPresence, clientPresence, currentRequestContext, GatewayError, GatewayErrorCode } from '@app/common';
+import { ClientPresence, clientPresence, GatewayError, GatewayErrorCode, RequestContext, requestContextOf, withRequestContext } from '@app/common';
 import { RolloutTracker } from '@app/completeness-tracking';
 import { CredentialVault } from '@app/credential-vault';
 import { buildMetadataTags, buildTrailTags, ChatRouteParams, mergeTags, parseChatRoute, RolloutMetadata, RolloutRef } from '@app/routing-metadata';
@@ -40,6 +40,8 @@ export interface ChatCall {
   account: AccountInfo;
   /** Whether the client disconnected. */
   client: ClientPresence;
+  /** The request's log context: forward() adds the rollout and project, and logs with it. */
+  context?: RequestContext;
 }
 
 type Headers = Record<string, string | string[]>;
@@ -76,13 +78,13 @@ export class ChatCompletionsService {
    * or after a stream started (the caller ends the socket).
    */
   async serve(params: ChatRouteParams, body: unknown, headers: IncomingHttpHeaders, account: AccountInfo, res: ServerResponse): Promise<void> {
-    const result = await this.forward({ params, body, headers, account, client: clientPresence(res) });
+    const result = await this.forward({ params, body, headers, account, client: clientPresence(res), context: requestContextOf(res) });
     await writeForwardResult(res, result);
   }
 
   async forward(call: ChatCall): Promise<ForwardResult> {
     const initial = { route: parseChatRoute(call.params), body: checkBody(call.body) };
-    const { route, body } = await this.preprocessor.process(initial, { account: call.account, headers: call.headers });
+    const { route, body } = await this.preprocessor.process(initial, { account: call.account, headers: call.headers, requestContext: call.context });
     const projectId = this.projects.resolve(call.account, route.projectId);
     const model = body.model as string;
     const target = this.resolver.resolve(model, route.baseUrl);
@@ -93,7 +95,7 @@ export class ChatCompletionsService {
       insertionId === undefined
         ? undefined
         : { rollout: route.metadata ? { projectId, rolloutId: route.metadata.rolloutId } : { projectId, rolloutId: route.trailId!, trail: true }, insertionId };
-    const ctx = currentRequestContext();
+    const ctx = call.context;
     if (ctx) {
       ctx.rolloutId = route.metadata?.rolloutId;
       ctx.trailId = route.metadata ? undefined : route.trailId;
@@ -124,6 +126,7 @@ export class ChatCompletionsService {
         guardPrivate: target.guardPrivate,
         name: target.name,
         client: call.client,
+        context: ctx,
         get signal() {
           return call.client.signal;
         },
@@ -140,7 +143,7 @@ export class ChatCompletionsService {
     if (response.status === 200 && contentType.startsWith('text/event-stream')) {
       // The stream's headers go out before it is recorded; a stream that is not recorded ends with an error event instead of [DONE].
       if (tracked) answerHeaders['x-insertion-id'] = tracked.insertionId;
-      return { kind: 'stream', status: 200, headers: answerHeaders, chunks: this.relay(response.body, trace, tracked) };
+      return { kind: 'stream', status: 200, headers: answerHeaders, chunks: this.relay(response.body, trace, tracked, ctx) };
     }
     let payload: Buffer;
     try {
@@ -208,7 +211,7 @@ export class ChatCompletionsService {
   }
 
   /** Relays SSE chunks as they arrive; see the file comment for the `[DONE]` hold-back. */
-  private async *relay(body: Readable, trace: CompletionTrace | undefined, tracked?: Tracked): AsyncGenerator<Buffer, void, undefined> {
+  private async *relay(body: Readable, trace: CompletionTrace | undefined, tracked: Tracked | undefined, ctx: RequestContext | undefined): AsyncGenerator<Buffer, void, undefined> {
     const acc = new SseAccumulator();
     let firstChunkAt: Date | undefined;
     let finished = false;
@@ -254,7 +257,7 @@ export class ChatCompletionsService {
         } else {
           // The client left (the upstream call is aborted) or the upstream broke mid-generation: nothing is recorded.
           await trace?.end({ statusCode: 499, output: acc.output(), completionStartTime: firstChunkAt, error: 'The stream was interrupted before it ended (client disconnected or upstream failed).' });
-          if (tracked) this.logger.warn(`Stream of insertion_id ${tracked.insertionId} interrupted: not recorded.`);
+          if (tracked) withRequestContext(ctx, () => this.logger.warn(`Stream of insertion_id ${tracked.insertionId} interrupted: not recorded.`));
         }
       }
     }

@@ -1,11 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import type { AccountInfo } from '@app/auth';
+import type { RequestContext } from '@app/common';
 import type { ChatRoute } from '@app/routing-metadata';
 
 export interface ChatRequestContext {
   account: AccountInfo;
   /** Request headers, read-only (for custom routing decisions). */
   headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The request's log context: write log lines inside withRequestContext(requestContext, …) (@app/common) so they carry the request id. */
+  requestContext?: RequestContext;
 }
 
 export interface ChatRequest {

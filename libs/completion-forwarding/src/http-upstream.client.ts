@@ -4,7 +4,7 @@ import https from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { GatewayError, GatewayErrorCode } from '@app/common';
+import { GatewayError, GatewayErrorCode, withRequestContext } from '@app/common';
 import { ForwardingSettings } from './forwarding.settings';
 import { RefusedAddressError, UpstreamAddressPolicy } from './ssrf-guard';
 import { UpstreamClient, UpstreamRequest, UpstreamResponse } from './upstream.client';
@@ -45,7 +45,7 @@ export class HttpUpstreamClient extends UpstreamClient implements OnModuleDestro
   send(request: UpstreamRequest): Promise<UpstreamResponse> {
     const url = new URL(request.url);
     const refused = request.guardPrivate ? this.addressPolicy.refusedHost(url.hostname) : undefined;
-    if (refused) return Promise.reject(this.forbidden(new RefusedAddressError(url.hostname, refused, true), url));
+    if (refused) return Promise.reject(this.forbidden(new RefusedAddressError(url.hostname, refused, true), url, request));
     const secure = url.protocol === 'https:';
     const agents = request.guardPrivate ? this.guardedAgents : this.agents;
     const headers: Record<string, string | number> = { ...request.headers, 'accept-encoding': 'gzip, deflate, br' };
@@ -87,7 +87,7 @@ export class HttpUpstreamClient extends UpstreamClient implements OnModuleDestro
     if (request.client.gone || err.name === 'AbortError') {
       return new GatewayError(GatewayErrorCode.ClientClosedRequest, `The client disconnected before ${name} answered.`, undefined, { logDetail });
     }
-    if (err instanceof RefusedAddressError) return this.forbidden(err, url);
+    if (err instanceof RefusedAddressError) return this.forbidden(err, url, request);
     if (err.code === 'ETIMEDOUT') {
       return new GatewayError(GatewayErrorCode.UpstreamTimeout, `${capitalize(name)} did not answer within REQUEST_TIMEOUT (${this.timeoutMs / 1000} s).`, undefined, { logDetail });
     }
@@ -98,10 +98,11 @@ export class HttpUpstreamClient extends UpstreamClient implements OnModuleDestro
   }
 
   /** 403 with the guard's message; the log line says which address and what refused it (a deny-list refusal does not tell the client). */
-  private forbidden(err: RefusedAddressError, url: URL): GatewayError {
+  private forbidden(err: RefusedAddressError, url: URL, request: UpstreamRequest): GatewayError {
     const { address, embeddedIn, reason, setting } = err.refusal;
     const at = embeddedIn ? `${embeddedIn} (${address})` : address;
-    this.logger.warn(`Refused the encoded_base_url upstream ${url.host} at ${at}: ${setting === 'UPSTREAM_DENY_CIDRS' ? 'listed in UPSTREAM_DENY_CIDRS' : `${reason}, not in UPSTREAM_ALLOW_CIDRS`}.`);
+    const why = setting === 'UPSTREAM_DENY_CIDRS' ? 'listed in UPSTREAM_DENY_CIDRS' : `${reason}, not in UPSTREAM_ALLOW_CIDRS`;
+    withRequestContext(request.context, () => this.logger.warn(`Refused the encoded_base_url upstream ${url.host} at ${at}: ${why}.`));
     return new GatewayError(GatewayErrorCode.ForbiddenUpstream, err.message);
   }
 

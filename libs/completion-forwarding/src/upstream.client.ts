@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ClientPresence } from '@app/common';
+import type { ClientPresence, RequestContext } from '@app/common';
 
 export interface UpstreamRequest {
   method: string;
@@ -20,6 +20,8 @@ export interface UpstreamRequest {
   name?: string;
   /** Whether the client has gone away (then stop), and a hook for when it does. */
   client: ClientPresence;
+  /** The request's log context: an adapter's log lines about this call are written in withRequestContext(context, …). */
+  context?: RequestContext;
   /** The same as an AbortSignal, made on first access (client.signal): for adapters that want one. */
   readonly signal: AbortSignal;
 }

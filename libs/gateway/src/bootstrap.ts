@@ -162,7 +162,7 @@ function directChatRoute(app: NestExpressApplication, settings: AppSettings, log
   logger.log(
     'Chat completions take the direct route (opted in with directChatRoute: true): POST …/chat/completions runs the gateway’s request context, body parser, AuthProvider, chat preprocessor and error body, and no other middleware, guard, interceptor, pipe or filter.',
   );
-  return new DirectChatRoute({ context: requestContextMiddleware(app.get(GatewayMetrics), logsSuccesses(settings)), body: jsonBodyParser(settings.MAX_BODY_SIZE), authenticator, chat });
+  return new DirectChatRoute({ context: requestContextMiddleware(app.get(GatewayMetrics), logsSuccesses(settings), false), body: jsonBodyParser(settings.MAX_BODY_SIZE), authenticator, chat });
 }
 
 /**

@@ -15,6 +15,11 @@
  * prefix); without it, chat goes through Express and Nest like every other
  * route. It reads no framework internals: the app's providers through
  * app.get, the route table from @app/routing-metadata.
+ *
+ * The request context is attached to the response and passed on
+ * explicitly, not kept in AsyncLocalStorage across awaits (its hook costs
+ * every promise; @app/common request-context.ts): a log line written on
+ * this path carries it inside withRequestContext.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestAuthenticator } from '@app/auth';

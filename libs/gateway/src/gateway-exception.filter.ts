@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { GatewayError } from '@app/common';
+import { GatewayError, requestContextOf, withRequestContext } from '@app/common';
 
 interface Described {
   status: number;
@@ -21,6 +21,10 @@ const logger = new Logger('Errors');
  * Plain node response API, so the direct chat route writes errors the same way.
  */
 export function sendGatewayError(res: ServerResponse, exception: unknown): void {
+  withRequestContext(requestContextOf(res), () => writeError(res, exception));
+}
+
+function writeError(res: ServerResponse, exception: unknown): void {
   if (res.headersSent) {
     logger.warn(`Error after the response started: ${(exception as Error)?.message}${logDetailOf(exception)}`);
     if (!res.writableEnded) res.destroy();
