@@ -20,16 +20,24 @@ const rounds = Number(process.env.BENCH_ROUNDS);
 const rollout = process.env.BENCH_ROLLOUT;
 
 const creds = { projectId: project.projectId, publicKey: project.publicKey, secretKey: project.secretKey, host: process.env.BENCH_LANGFUSE_URL };
-const vault = { findCredentials: () => creds, onReload: () => undefined };
+const vault = { findCredentials: () => creds, onReload: () => undefined, projectIds: () => [creds.projectId], credentialsFor: () => creds };
+// This build's defaults for every export setting (older builds kept them elsewhere), then the bench's.
+const settingsFile = join(dist, 'libs/langfuse-export/src/langfuse-export.settings.js');
 const settings = {
+  ...(existsSync(settingsFile) ? { ...new (require(settingsFile).LangfuseExportSettings)() } : {}),
   LANGFUSE_EXPORT: true, LANGFUSE_FLUSH_AT: 256, LANGFUSE_FLUSH_INTERVAL: 1, LANGFUSE_EXPORT_QUEUE_SIZE: 65536, LANGFUSE_EXPORT_CONCURRENCY: 4, LANGFUSE_ENVIRONMENT: undefined,
   LANGFUSE_EXPORT_WORKER: process.env.BENCH_EXPORT_WORKER === 'true',
 };
-// The tracer of this build: @app/langfuse-export since issue 13, completion-forwarding before.
+// The tracer of this build: @app/langfuse-export since issue 13, completion-forwarding before; since
+// issue 15 it takes the Redis connection (none here: traces wait in memory) and the spool, and starts
+// its export at bootstrap.
 const current = join(dist, 'libs/langfuse-export/src/langfuse-completion.tracer.js');
-const tracer = existsSync(current)
-  ? new (require(current).LangfuseCompletionTracer)(vault, settings, { workerScript: join(dist, 'libs/langfuse-export/src/export.worker.js') })
-  : new (require(join(dist, 'libs/completion-forwarding/src/langfuse-completion.tracer.js')).LangfuseCompletionTracer)(vault, settings);
+const options = { workerScript: join(dist, 'libs/langfuse-export/src/export.worker.js') };
+const noRedis = { client: undefined };
+const noSpool = { dir: '', take: () => [], write: () => undefined };
+const Tracer = existsSync(current) ? require(current).LangfuseCompletionTracer : require(join(dist, 'libs/completion-forwarding/src/langfuse-completion.tracer.js')).LangfuseCompletionTracer;
+const tracer = Tracer.length >= 4 ? new Tracer(vault, settings, noRedis, noSpool, options) : new Tracer(vault, settings, options);
+tracer.onApplicationBootstrap?.();
 const output = { role: 'assistant', content: 'The train arrives at 13:10.' };
 const usage = { prompt_tokens: 96, completion_tokens: 12, total_tokens: 108 };
 
