@@ -71,7 +71,8 @@ export class RolloutTracker implements OnModuleDestroy, OnApplicationBootstrap {
    * queued for retry; throws TrackingUnavailable when neither is possible.
    */
   async record(rollout: RolloutRef, insertionId: string): Promise<void> {
-    let failure: unknown = new Error('the store is unreachable');
+    // Not an Error made up front: capturing its stack on every call cost more than the rest of record().
+    let failure: unknown = 'the store is unreachable';
     if (this.store.reachable) {
       try {
         await withDeadline(this.store.register(rollout, insertionId), this.settings.REGISTRATION_TIMEOUT_MS);
