@@ -20,7 +20,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
 import { AccountInfo, ProjectResolver } from '@app/auth';
-import { ClientPresence, clientPresence, GatewayError, GatewayErrorCode, RequestContext, requestContextOf, withRequestContext } from '@app/common';
+import { ClientPresence, clientPresence, currentRequestContext, GatewayError, GatewayErrorCode, RequestContext, requestContextOf, withRequestContext } from '@app/common';
 import { RolloutTracker } from '@app/completeness-tracking';
 import { CredentialVault } from '@app/credential-vault';
 import { buildMetadataTags, buildTrailTags, ChatRouteParams, mergeTags, parseChatRoute, RolloutMetadata, RolloutRef } from '@app/routing-metadata';
@@ -95,7 +95,8 @@ export class ChatCompletionsService {
       insertionId === undefined
         ? undefined
         : { rollout: route.metadata ? { projectId, rolloutId: route.metadata.rolloutId } : { projectId, rolloutId: route.trailId!, trail: true }, insertionId };
-    const ctx = call.context;
+    // A caller of forward() that passed none may run in a Nest route's context.
+    const ctx = call.context ?? currentRequestContext();
     if (ctx) {
       ctx.rolloutId = route.metadata?.rolloutId;
       ctx.trailId = route.metadata ? undefined : route.trailId;
