@@ -81,6 +81,9 @@ export interface GatewayServer {
   close(): Promise<void>;
 }
 
+/** Connections the kernel queues for accept() while the event loop is busy. */
+const LISTEN_BACKLOG = 4096;
+
 /** How often a draining server closes the connections that became idle. */
 const DRAIN_SWEEP_MS = 25;
 
@@ -107,7 +110,10 @@ export async function listenGateway(app: NestExpressApplication, where: { port?:
   const host = where.host ?? settings.HOST;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    // A deeper accept queue than Node's 511: thousands of streams opening while the event loop is
+    // busy for a second overflowed it, and the kernel reset the connections (the kernel caps it at
+    // net.core.somaxconn).
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });
