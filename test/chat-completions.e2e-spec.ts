@@ -93,6 +93,25 @@ describe('tracked completions through LITELLM_URL', () => {
     expect(upstream.requests[0].body.metadata.tags).toContain(`insertion_id:${stored[0]}`);
   });
 
+  it('streaming: the headers reach the client when the upstream sends them, not with the first token', async () => {
+    const rollout = rid();
+    const started = Date.now();
+    const res = await fetch(`${gw.url}${metadataPath({ rollout })}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-client-key-123', 'x-fake-first-chunk-delay-ms': '600' },
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'slow first token' }], stream: true }),
+    });
+    const headersAfter = Date.now() - started;
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = res.body!.getReader();
+    await reader.read();
+    const firstChunkAfter = Date.now() - started;
+    while (!(await reader.read()).done);
+    // The upstream holds its first token 600 ms after its headers: the client had the headers well before.
+    expect(firstChunkAfter).toBeGreaterThanOrEqual(550);
+    expect(firstChunkAfter - headersAfter).toBeGreaterThanOrEqual(400);
+  });
+
   it('records one id per completion of a rollout', async () => {
     const rollout = rid();
     const c = client(gw, metadataPath({ rollout }));

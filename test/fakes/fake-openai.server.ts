@@ -21,6 +21,7 @@
  *   x-fake-content: text          –                         content          the assistant text
  *   x-fake-end-after-chunks: N    –                         –                end the stream cleanly after N content pieces (no finish_reason, no [DONE])
  *   x-fake-done-delay-ms: N       –                         –                wait this long between the finish_reason chunk and [DONE]
+ *   x-fake-first-chunk-delay-ms: N –                        –                send the headers, then wait this long before the first chunk (time to first token)
  * Latency, status and hang apply to every route; the others to chat streams.
  *
  * Standalone (benchmarks): `PORT=9100 npx ts-node test/fakes/fake-openai.server.ts`
@@ -117,6 +118,7 @@ interface Knobs {
   failAfterChunks?: number;
   endAfterChunks?: number;
   doneDelayMs?: number;
+  firstChunkDelayMs?: number;
   content?: string;
 }
 
@@ -171,6 +173,7 @@ function resolveKnobs(o: FakeOpenAIOptions, headers: IncomingHttpHeaders, model:
   }
   k.endAfterChunks = num(headers['x-fake-end-after-chunks']);
   k.doneDelayMs = num(headers['x-fake-done-delay-ms']);
+  k.firstChunkDelayMs = num(headers['x-fake-first-chunk-delay-ms']);
   const content = headers['x-fake-content'];
   if (content !== undefined) k.content = Array.isArray(content) ? content[0] : content;
   return k;
@@ -387,7 +390,8 @@ export async function startFakeOpenAI(options: StartFakeOpenAIOptions = {}): Pro
       if (wait > 0) delay(res, wait).then(next);
       else setImmediate(next);
     };
-    next();
+    if (knobs.firstChunkDelayMs) delay(res, knobs.firstChunkDelayMs).then(next);
+    else next();
   }
 
   await new Promise<void>((resolve, reject) => {
