@@ -149,8 +149,18 @@ export function trackedPath(rolloutId: string, row = 'row-1'): string {
   return `/rollout_id/${rolloutId}/invocation_id/inv-bench/experiment_id/exp-bench/run_id/run-bench/row_id/${row}/chat/completions`;
 }
 
-/** A small but realistic chat body (system + user turn, sampling params), ~700 bytes. */
-export function chatBody(extra: Record<string, unknown> = {}): string {
+/**
+ * A small but realistic chat body (system + user turn, sampling params), ~700
+ * bytes; with `promptKiB`, that many KiB of earlier turns come before the
+ * user's (a long conversation, as an agent's rollout sends).
+ */
+export function chatBody(extra: Record<string, unknown> = {}, promptKiB = 0): string {
+  const earlier: Array<{ role: string; content: string }> = [];
+  for (let size = 0, turn = 1; size < promptKiB * 1024; turn++) {
+    const content = `Turn ${turn}: the train left at 09:${String(turn % 60).padStart(2, '0')} and covered ${turn * 7} km; the next leg is ${turn * 3} km at 64 km/h, then a 15-minute stop. `.repeat(4);
+    earlier.push({ role: turn % 2 ? 'user' : 'assistant', content });
+    size += content.length + 32;
+  }
   return JSON.stringify({
     model: 'fake-model',
     messages: [
@@ -159,6 +169,7 @@ export function chatBody(extra: Record<string, unknown> = {}): string {
         content:
           'You are a careful assistant taking part in an evaluation. Answer concisely, show the final answer on the last line, and do not include chain-of-thought beyond what is needed to justify the answer.',
       },
+      ...earlier,
       {
         role: 'user',
         content:

@@ -26,6 +26,8 @@ export interface BenchOptions {
   rate: number;
   /** Breakdown rows to run: comma-separated words matched against the row names ('' = all). */
   variants: string;
+  /** Overhead and breakdown: earlier turns of the conversation, this many KiB, before the usual two messages (0: a ~700-byte body). */
+  promptKiB: number;
   /** Pin the proxy/gateway under test to CPU 1 and everything else to CPU 0 (needs taskset and 2+ CPUs). */
   pin: boolean;
   /**
@@ -101,6 +103,7 @@ const SPEC: Record<keyof BenchOptions, { env: string; arg: string }> = {
   upstreamLatencyMs: { env: 'BENCH_UPSTREAM_LATENCY_MS', arg: 'latency' },
   targets: { env: 'BENCH_TARGETS', arg: 'targets' },
   variants: { env: 'BENCH_VARIANTS', arg: 'variants' },
+  promptKiB: { env: 'BENCH_PROMPT_KIB', arg: 'prompt-kib' },
   rate: { env: 'BENCH_RATE', arg: 'rate' },
   pin: { env: 'BENCH_PIN', arg: 'pin' },
   underTestCpus: { env: 'BENCH_UNDER_TEST_CPUS', arg: 'under-test-cpus' },
@@ -141,6 +144,7 @@ export function defaultOptions(): BenchOptions {
     upstreamLatencyMs: 50,
     targets: 'a,b,c',
     variants: '',
+    promptKiB: 0,
     rate: 0,
     pin: true,
     underTestCpus: 'one',

@@ -55,7 +55,7 @@ export async function runBreakdown(env: BenchEnv): Promise<BreakdownResult> {
   const langfuse = await env.fakeLangfuseProcess();
   const upstream = await env.fakeUpstream();
   const headers = { 'content-type': 'application/json', authorization: 'Bearer sk-bench-provider-key', 'x-fake-latency-ms': String(o.upstreamLatencyMs) };
-  const body = chatBody();
+  const body = chatBody({}, o.promptKiB);
   const rows: BreakdownRow[] = [];
   const wanted = o.variants.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
   const variants = wanted.length ? VARIANTS.filter((v) => wanted.some((w) => v.name.toLowerCase().includes(w))) : VARIANTS;

@@ -92,7 +92,7 @@ export async function runOverhead(env: BenchEnv, run: OverheadRunOptions = {}): 
     authorization: 'Bearer sk-bench-provider-key',
     'x-fake-latency-ms': String(o.upstreamLatencyMs),
   };
-  const body = chatBody();
+  const body = chatBody({}, o.promptKiB);
   const light = run.gatewayOnly ? [] : String(o.lightConnections).split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
   const levels = [o.connections, ...light];
   const results: OverheadResult[] = [];
