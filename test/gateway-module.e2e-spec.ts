@@ -11,7 +11,7 @@ import OpenAI from 'openai';
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { CompletenessStore } from '@app/completeness-tracking';
-import { CompletionOutcome, CompletionTrace, CompletionTraceStart, CompletionTracer, UpstreamClient, UpstreamRequest, UpstreamResponse } from '@app/completion-forwarding';
+import { ChatRequest, ChatRequestPreprocessor, CompletionOutcome, CompletionTrace, CompletionTraceStart, CompletionTracer, UpstreamClient, UpstreamRequest, UpstreamResponse } from '@app/completion-forwarding';
 import { configureGatewayApp, GatewayModule, listenGateway } from '@app/gateway';
 import { RolloutLogStore, StoredLogEntry, StoredStatus } from '@app/rollout-status';
 import type { RolloutRef } from '@app/routing-metadata';
@@ -142,6 +142,52 @@ describe('settings from code', () => {
 
   it('a misspelt setting in code stops start-up, naming it', async () => {
     await expect(NestFactory.create(GatewayModule.forRoot({ settings: { MAX_BODY_SIEZ: '1kb' } as never, env: {} }), { logger: false, abortOnError: false })).rejects.toThrow(/MAX_BODY_SIEZ: not a setting/);
+  });
+});
+
+/** Changes the body in place and hands back the same object, as a preprocessor may. */
+@Injectable()
+class InPlacePreprocessor extends ChatRequestPreprocessor {
+  async process(request: ChatRequest): Promise<ChatRequest> {
+    (request.body.messages as unknown[]).unshift({ role: 'system', content: 'added in place' });
+    return request;
+  }
+}
+
+describe('the request bytes a tracer is handed', () => {
+  // Spaced out, escaped and non-ASCII: what the client sent, byte for byte, is what the tracer may store.
+  const raw = '{ "model": "m",\n  "messages": [ { "role": "user", "content": "h\\u00e9llo ✓ \\\\ \\"q\\"" } ] }';
+  const tracked = async (gw: Awaited<ReturnType<typeof listen>>) => {
+    const before = MemoryTracer.ended.length;
+    const res = await fetch(`${gw.url}${metadataPath({ rollout: `r-${randomUUID()}` })}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw });
+    expect(res.status).toBe(200);
+    return MemoryTracer.ended.slice(before)[0].start;
+  };
+  const ports = { upstreamClient: CannedUpstream, completionTracer: MemoryTracer, completenessStore: MapStore, settings: { SECRETS_PATH: SECRETS }, env: {} };
+
+  it.each([
+    ['through Express and Nest', false],
+    ['on the direct chat route', true],
+  ])('with the default preprocessor, %s: the bytes the body was parsed from', async (_, directChatRoute) => {
+    const gw = await listen(GatewayModule.forRoot({ ...ports, directChatRoute }));
+    try {
+      const start = await tracked(gw);
+      expect(start.requestBytes?.toString('utf8')).toBe(raw);
+      expect(JSON.parse(start.requestBytes!.toString('utf8'))).toEqual(start.request);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('with a preprocessor of your own (which may change the body in place): none, the tracer serialises the body it gets', async () => {
+    const gw = await listen(GatewayModule.forRoot({ ...ports, chatPreprocessor: InPlacePreprocessor, directChatRoute: true }));
+    try {
+      const start = await tracked(gw);
+      expect(start.requestBytes).toBeUndefined();
+      expect(start.request.messages).toEqual([{ role: 'system', content: 'added in place' }, { role: 'user', content: 'héllo ✓ \\ "q"' }]);
+    } finally {
+      await gw.close();
+    }
   });
 });
 

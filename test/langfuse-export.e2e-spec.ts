@@ -5,6 +5,7 @@
 import OpenAI from 'openai';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { writeFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { LangfuseCompletionTracer } from '@app/langfuse-export';
@@ -91,6 +92,29 @@ default_project_id: proj-a
     const parsed = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
     expect(parsed(gen.input)).toEqual(trace.input);
     expect(parsed(gen.output)).toEqual(trace.output);
+  });
+
+  it('the trace carries the request as the client wrote it (escapes, non-ASCII, spacing), through the trace buffer', async () => {
+    const rollout = `r-${randomUUID()}`;
+    const raw = '{ "model": "m",\n  "messages": [ { "role": "user", "content": "h\\u00e9llo ✓ \\\\ \\"q\\" \\u2028 end" } ],\n  "temperature": 0.5 }';
+    const res = await fetch(`${gw.url}${metadataPath({ rollout })}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-client' }, body: raw });
+    expect(res.status).toBe(200);
+    await flush();
+    const trace = langfuse.traces('proj-a').find((t) => t.id === res.headers.get('x-langfuse-trace-id'))!;
+    expect(trace.input).toEqual({ messages: [{ role: 'user', content: 'héllo ✓ \\ "q" \u2028 end' }] });
+    expect(trace.observations[0].modelParameters).toMatchObject({ temperature: 0.5 });
+
+    // Compressed, with a UTF-8 byte order mark (which the parser of compressed bodies drops).
+    const zipped = gzipSync(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(raw)]));
+    const res2 = await fetch(`${gw.url}${metadataPath({ rollout })}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: 'Bearer sk-client' },
+      body: zipped,
+    });
+    expect(res2.status).toBe(200);
+    await flush();
+    const trace2 = langfuse.traces('proj-a').find((t) => t.id === res2.headers.get('x-langfuse-trace-id'))!;
+    expect(trace2.input).toEqual(trace.input);
   });
 
   it('streams are traced with the assembled output and completion start time', async () => {

@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, Post, RawBodyRequest, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiExtraModels, ApiHeader, ApiOkResponse, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Account, AccountInfo } from '@app/auth';
@@ -59,6 +59,6 @@ export class ChatCompletionsController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    return this.chat.serve(params, body, req.headers, account, res);
+    return this.chat.serve(params, body, req.headers, account, res, (req as RawBodyRequest<Request>).rawBody);
   }
 }

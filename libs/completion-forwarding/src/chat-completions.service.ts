@@ -24,7 +24,7 @@ import { ClientPresence, clientPresence, currentRequestContext, GatewayError, Ga
 import { RolloutTracker } from '@app/completeness-tracking';
 import { CredentialVault } from '@app/credential-vault';
 import { buildMetadataTags, buildTrailTags, ChatRouteParams, mergeTags, parseChatRoute, RolloutMetadata, RolloutRef } from '@app/routing-metadata';
-import { ChatRequestPreprocessor } from './chat-request.preprocessor';
+import { ChatRequestPreprocessor, PassThroughChatRequestPreprocessor } from './chat-request.preprocessor';
 import { CompletionOutcome, CompletionTrace, CompletionTracer } from './completion.tracer';
 import { clientHeaders, upstreamHeaders } from './forwarded-headers';
 import { ForwardingPolicy } from './forwarding.policy';
@@ -42,6 +42,8 @@ export interface ChatCall {
   client: ClientPresence;
   /** The request's log context: forward() adds the rollout and project, and logs with it. */
   context?: RequestContext;
+  /** The bytes `body` was parsed from (the body parser's `rawBody`), if at hand. */
+  rawBody?: Buffer;
 }
 
 type Headers = Record<string, string | string[]>;
@@ -58,6 +60,8 @@ interface Tracked {
 @Injectable()
 export class ChatCompletionsService {
   private readonly logger = new Logger(ChatCompletionsService.name);
+  /** The body the tracer gets is the one the client sent, byte for byte: only the default preprocessor (not a subclass) guarantees that; another may change it, in place or not. */
+  private readonly bodyAsReceived: boolean;
 
   constructor(
     private readonly upstream: UpstreamClient,
@@ -68,7 +72,9 @@ export class ChatCompletionsService {
     private readonly projects: ProjectResolver,
     private readonly preprocessor: ChatRequestPreprocessor,
     private readonly policy: ForwardingPolicy,
-  ) {}
+  ) {
+    this.bodyAsReceived = preprocessor.constructor === PassThroughChatRequestPreprocessor;
+  }
 
   /**
    * What a chat route does once the caller is authenticated and the body is
@@ -77,8 +83,8 @@ export class ChatCompletionsService {
    * alike. Rejects before anything was written (the caller sends the error)
    * or after a stream started (the caller ends the socket).
    */
-  async serve(params: ChatRouteParams, body: unknown, headers: IncomingHttpHeaders, account: AccountInfo, res: ServerResponse): Promise<void> {
-    const result = await this.forward({ params, body, headers, account, client: clientPresence(res), context: requestContextOf(res) });
+  async serve(params: ChatRouteParams, body: unknown, headers: IncomingHttpHeaders, account: AccountInfo, res: ServerResponse, rawBody?: Buffer): Promise<void> {
+    const result = await this.forward({ params, body, headers, account, client: clientPresence(res), context: requestContextOf(res), rawBody });
     await writeForwardResult(res, result);
   }
 
@@ -111,6 +117,7 @@ export class ChatCompletionsService {
       tags,
       metadata: insertionId === undefined ? {} : route.metadata ? traceMetadata(route.metadata, insertionId) : { trail_id: route.trailId!, insertion_id: insertionId },
       request: body,
+      requestBytes: this.bodyAsReceived ? call.rawBody : undefined,
       model,
       startTime: new Date(),
     });

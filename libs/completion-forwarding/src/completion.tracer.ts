@@ -6,6 +6,12 @@ export interface CompletionTraceStart {
   metadata: Record<string, string>;
   /** The request body as the client sent it (before our additions). */
   request: Record<string, unknown>;
+  /**
+   * The bytes `request` was parsed from, when it is exactly them (the default
+   * chat preprocessor, which changes nothing): a tracer may store these
+   * instead of serialising `request` again, a pass over the whole prompt.
+   */
+  requestBytes?: Buffer;
   model: string;
   startTime: Date;
 }

@@ -26,6 +26,7 @@ import type { RequestAuthenticator } from '@app/auth';
 import type { ChatCompletionsService } from '@app/completion-forwarding';
 import { ChatRouteParams, matchChatRoute } from '@app/routing-metadata';
 import { sendGatewayError } from './gateway-exception.filter';
+import { JsonRequest } from './json-body';
 import { GatewayRequest } from './request-context.middleware';
 
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
@@ -63,6 +64,7 @@ export class DirectChatRoute {
 
   private async serve(req: GatewayRequest, res: ServerResponse, path: string, params: ChatRouteParams): Promise<void> {
     const account = await this.parts.authenticator.authenticate({ method: 'POST', path, headers: req.headers });
-    await this.parts.chat.serve(params, (req as { body?: unknown }).body, req.headers, account, res);
+    const { body, rawBody } = req as JsonRequest;
+    await this.parts.chat.serve(params, body, req.headers, account, res, rawBody);
   }
 }

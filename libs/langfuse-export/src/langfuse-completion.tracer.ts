@@ -95,7 +95,7 @@ export class LangfuseCompletionTracer extends CompletionTracer implements OnAppl
       end: (outcome: CompletionOutcome) => {
         if (ended) return Promise.resolve();
         ended = true;
-        return outbox.append(toTraceRecord({ projectId: credentials.projectId, traceId, spanId }, info, outcome, performance.timeOrigin + performance.now()));
+        return outbox.append(toTraceRecord({ projectId: credentials.projectId, traceId, spanId }, info, outcome, performance.timeOrigin + performance.now()), info.requestBytes);
       },
     };
   }
