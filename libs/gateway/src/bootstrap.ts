@@ -111,8 +111,8 @@ export async function listenGateway(app: NestExpressApplication, where: { port?:
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // A deeper accept queue than Node's 511: thousands of streams opening while the event loop is
-    // busy for a second overflowed it, and the kernel reset the connections (the kernel caps it at
-    // net.core.somaxconn).
+    // busy for a second can overflow it, and the kernel then drops or resets connections (it caps
+    // the queue at net.core.somaxconn).
     server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
