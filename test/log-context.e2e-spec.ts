@@ -69,7 +69,7 @@ it('direct chat route: the access line of a tracked completion (openai SDK) name
   expect(lines).toEqual([expect.objectContaining({ context: 'HTTP', rollout_id: rollout, project_id: PROJECT.projectId, message: expect.stringMatching(/^POST \/project_id\/.* 200 /) })]);
 });
 
-it('direct chat route: a line the upstream client writes after awaits (an SSRF refusal) and the error line carry the request', async () => {
+it('direct chat route: a line the upstream client writes after awaits (an SSRF refusal) and the access line of the 403 carry the request', async () => {
   const rollout = `r-logs-${randomUUID()}`;
   const requestId = `req-${randomUUID()}`;
   // A client-chosen upstream on loopback: refused by the default policy, logged by the upstream client.
