@@ -10,6 +10,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import OpenAI from 'openai';
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { CompletenessStore } from '@app/completeness-tracking';
 import { ChatRequest, ChatRequestPreprocessor, CompletionOutcome, CompletionTrace, CompletionTraceStart, CompletionTracer, UpstreamClient, UpstreamRequest, UpstreamResponse } from '@app/completion-forwarding';
 import { configureGatewayApp, GatewayModule, listenGateway } from '@app/gateway';
@@ -157,9 +158,9 @@ class InPlacePreprocessor extends ChatRequestPreprocessor {
 describe('the request bytes a tracer is handed', () => {
   // Spaced out, escaped and non-ASCII: what the client sent, byte for byte, is what the tracer may store.
   const raw = '{ "model": "m",\n  "messages": [ { "role": "user", "content": "h\\u00e9llo ✓ \\\\ \\"q\\"" } ] }';
-  const tracked = async (gw: Awaited<ReturnType<typeof listen>>) => {
+  const tracked = async (gw: Awaited<ReturnType<typeof listen>>, headers: Record<string, string> = {}, body: string | Buffer = raw) => {
     const before = MemoryTracer.ended.length;
-    const res = await fetch(`${gw.url}${metadataPath({ rollout: `r-${randomUUID()}` })}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw });
+    const res = await fetch(`${gw.url}${metadataPath({ rollout: `r-${randomUUID()}` })}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
     expect(res.status).toBe(200);
     return MemoryTracer.ended.slice(before)[0].start;
   };
@@ -174,6 +175,9 @@ describe('the request bytes a tracer is handed', () => {
       const start = await tracked(gw);
       expect(start.requestBytes?.toString('utf8')).toBe(raw);
       expect(JSON.parse(start.requestBytes!.toString('utf8'))).toEqual(start.request);
+      // Compressed, with a UTF-8 byte order mark (which the parser of compressed bodies drops): the JSON text, without it.
+      const zipped = await tracked(gw, { 'content-encoding': 'gzip' }, gzipSync(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(raw)])));
+      expect(zipped.requestBytes?.toString('utf8')).toBe(raw);
     } finally {
       await gw.close();
     }

@@ -117,7 +117,7 @@ export class ChatCompletionsService {
       tags,
       metadata: insertionId === undefined ? {} : route.metadata ? traceMetadata(route.metadata, insertionId) : { trail_id: route.trailId!, insertion_id: insertionId },
       request: body,
-      requestBytes: this.bodyAsReceived ? call.rawBody : undefined,
+      requestBytes: this.bodyAsReceived ? jsonText(call.rawBody) : undefined,
       model,
       startTime: new Date(),
     });
@@ -284,6 +284,11 @@ function checkBody(body: unknown): Record<string, unknown> {
     throw new GatewayError(GatewayErrorCode.BadRequest, 'The request body needs "messages": an array of chat messages.');
   }
   return b;
+}
+
+/** The body's bytes as JSON text: a UTF-8 byte order mark (the parser of compressed bodies drops it before parsing) is not JSON. */
+function jsonText(bytes: Buffer | undefined): Buffer | undefined {
+  return bytes !== undefined && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
 }
 
 function traceMetadata(m: RolloutMetadata, insertionId: string): Record<string, string> {

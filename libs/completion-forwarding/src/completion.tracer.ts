@@ -7,9 +7,10 @@ export interface CompletionTraceStart {
   /** The request body as the client sent it (before our additions). */
   request: Record<string, unknown>;
   /**
-   * The bytes `request` was parsed from, when it is exactly them (the default
-   * chat preprocessor, which changes nothing): a tracer may store these
-   * instead of serialising `request` again, a pass over the whole prompt.
+   * The JSON text `request` was parsed from (without a UTF-8 byte order
+   * mark), when it is exactly that (the default chat preprocessor, which
+   * changes nothing): a tracer may store these bytes instead of serialising
+   * `request` again, a pass over the whole prompt.
    */
   requestBytes?: Buffer;
   model: string;

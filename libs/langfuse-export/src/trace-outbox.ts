@@ -116,7 +116,6 @@ export class TraceOutbox {
   }
 }
 
-
 /**
  * The record as JSON. With the request's own bytes, those go in as they are
  * (they are JSON: the body parser parsed them into record.request) and only
@@ -129,8 +128,6 @@ export class TraceOutbox {
 export function recordJson(record: TraceRecord, requestBytes?: Buffer): string {
   if (requestBytes === undefined || requestBytes.length === 0) return JSON.stringify(record);
   const rest = JSON.stringify({ ...record, request: undefined });
-  // A UTF-8 byte order mark (the body parser of compressed bodies drops it before parsing) is not JSON.
-  const bom = requestBytes[0] === 0xef && requestBytes[1] === 0xbb && requestBytes[2] === 0xbf ? 3 : 0;
   // rest is `{"projectId":…}`: the request goes first, the rest after its comma.
-  return `{"request":${requestBytes.toString('utf8', bom)},${rest.slice(1)}`;
+  return `{"request":${requestBytes.toString('utf8')},${rest.slice(1)}`;
 }
