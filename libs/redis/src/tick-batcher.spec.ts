@@ -36,7 +36,8 @@ describe('TickBatcher', () => {
 
   it('with REDIS_WAIT_REPLICAS, one pipeline and one WAIT in flight at a time: what comes meanwhile goes in the next (group commit)', async () => {
     const reported: Array<[number, number]> = [];
-    const batcher = new TickBatcher(redis, { replicas: 1, timeoutMs: 30, onUnconfirmed: (writes, confirmed) => reported.push([writes, confirmed]) });
+    // WAIT holds the connection for its whole timeout (no replica here): long enough that nine event-loop turns fit in it on a busy machine.
+    const batcher = new TickBatcher(redis, { replicas: 1, timeoutMs: 500, onUnconfirmed: (writes, confirmed) => reported.push([writes, confirmed]) });
     const calls = [batcher.call(key, (p) => p.sadd(key, 'd'))];
     // Nine more over the next turns, while the first WAIT holds the connection.
     for (let i = 0; i < 9; i++) {
